@@ -1,0 +1,111 @@
+"""Better Auth identities: EdDSA JWTs from its `jwt()` plugin, checked against its JWKS (or, for
+development, a local key set file)."""
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import jwt
+
+from common.errors import Unauthorized, Unavailable
+from common.settings import Settings
+
+log = logging.getLogger("taskchat.auth")
+MAX_TOKEN_BYTES = 8192
+REFETCH_COOLDOWN_S = 30.0
+
+
+class KeySet:
+    """Public keys by `kid`: fetched with the app's HTTP client and kept for a TTL; an unknown `kid`
+    triggers one refetch, at most once per cooldown, so forged kids cannot hammer the issuer."""
+
+    def __init__(self, settings: Settings, http: httpx2.AsyncClient | None) -> None:
+        self.settings, self.http = settings, http
+        self.url = None if settings.auth_jwks_file else settings.jwks_url
+        self.file: Path | None = None if self.url else settings.dev_jwks_file
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._file_mtime = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, kid: str | None) -> list[jwt.PyJWK]:
+        fresh = time.monotonic() - self._fetched_at < self.settings.jwks_cache_ttl_s
+        if not fresh or (kid is not None and kid not in self._keys and
+                         time.monotonic() - self._fetched_at > REFETCH_COOLDOWN_S):
+            await self._refresh(keep_on_error=bool(self._keys))
+        if kid is None:
+            return list(self._keys.values())
+        return [self._keys[kid]] if kid in self._keys else []
+
+    async def _refresh(self, *, keep_on_error: bool) -> None:
+        async with self._lock:
+            try:
+                document = await self._load()
+            except Exception as exc:
+                if keep_on_error:  # cached keys keep working while the issuer is down
+                    log.warning("auth.jwks.refresh_failed error=%s", exc)
+                    self._fetched_at = time.monotonic() - self.settings.jwks_cache_ttl_s + REFETCH_COOLDOWN_S
+                    return
+                raise Unavailable("The identity provider's keys are unavailable.") from exc
+            keys = {}
+            for entry in document.get("keys", []):
+                if entry.get("alg") not in self.settings.auth_algorithms:
+                    continue
+                try:
+                    keys[entry.get("kid", "")] = jwt.PyJWK(_public(entry))
+                except jwt.PyJWKError:
+                    continue
+            self._keys, self._fetched_at = keys, time.monotonic()
+
+    async def _load(self) -> dict[str, Any]:
+        if self.url:
+            assert self.http is not None
+            response = await self.http.get(self.url, timeout=5.0)
+            response.raise_for_status()
+            return response.json()
+        assert self.file is not None
+        if not self.file.exists():
+            from common import devkeys
+
+            devkeys.ensure_keyset(self.file)
+        return json.loads(self.file.read_text())
+
+
+def _public(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, http: httpx2.AsyncClient | None) -> None:
+        self.settings = settings
+        self.keys = KeySet(settings, http)
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthorized("The token is too large.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("The token is malformed.") from None
+        if header.get("alg") not in self.settings.auth_algorithms:
+            raise Unauthorized("The token's algorithm is not allowed.")
+        candidates = await self.keys.get(header.get("kid"))
+        if not candidates:
+            raise Unauthorized("The token was signed by an unknown key.")
+        error: jwt.PyJWTError | None = None
+        for key in candidates:
+            try:
+                return jwt.decode(
+                    token, key.key, algorithms=self.settings.auth_algorithms, audience=self.settings.audience,
+                    issuer=self.settings.issuer, leeway=self.settings.auth_leeway_s,
+                    options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                )
+            except jwt.InvalidSignatureError as exc:
+                error = exc
+            except jwt.PyJWTError as exc:
+                raise Unauthorized(f"The token is invalid: {exc}.") from None
+        raise Unauthorized(f"The token is invalid: {error}.")

@@ -1,0 +1,110 @@
+"""The FastAPI app: stateless; everything it knows lives in Postgres."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+import redis.asyncio as aredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+
+from api.auth import TokenVerifier
+from api.listener import RunListener
+from api.middleware import BodyLimit, OriginGuard
+from api.routes import chat, conversations, health
+from common.db import make_engine, make_session_factory
+from common.errors import TaskchatError
+from common.jobs import make_broker
+from common.settings import Settings, get_settings
+
+log = logging.getLogger("taskchat.api")
+MAX_BODY_BYTES = 64 * 1024
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+                422: "validation_error", 429: "rate_limited", 503: "unavailable", 504: "timeout"}
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.settings = settings
+        state.engine = make_engine(settings)
+        state.sessions = make_session_factory(state.engine)
+        state.redis = aredis.Redis(connection_pool=aredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=32, timeout=3, socket_connect_timeout=2, socket_timeout=5))
+        state.broker = make_broker(settings, max_connections=32)
+        state.http = httpx2.AsyncClient()
+        state.verifier = TokenVerifier(settings, state.http)
+        state.listener = RunListener(settings.redis_url, settings.redis_prefix)
+        await state.listener.start()
+        try:
+            yield
+        finally:
+            await state.listener.stop()
+            await state.http.aclose()
+            await state.redis.aclose()
+            state.broker.close()
+            await state.engine.dispose()
+
+    app = FastAPI(title="taskchat", version="0.1.0", lifespan=lifespan,
+                  description="Backend of an AI todo assistant: chat, and an agent manages your tasks.")
+    app.include_router(chat.router)
+    app.include_router(conversations.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(TaskchatError)
+    async def on_taskchat_error(request: Request, exc: TaskchatError) -> JSONResponse:
+        return error(exc.status_code, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            problems.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
+        return error(422, "validation_error", "; ".join(problems)[:1000] or "Invalid request.")
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.detail),
+                     dict(exc.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("api.database_unavailable error=%r", exc)
+        return error(503, "unavailable", "The database is unavailable; please retry.", {"Retry-After": "2"})
+
+    @app.exception_handler(RedisError)
+    async def on_redis_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("api.redis_unavailable error=%r", exc)
+        return error(503, "unavailable", "The message broker is unavailable; please retry.", {"Retry-After": "2"})
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("api.unexpected_error")
+        return error(500, "internal_error", "Something went wrong on our side.")
+
+    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
+                       allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["authorization", "content-type", "idempotency-key", "last-event-id",
+                                      "chatkit-frame-instance-id"],
+                       expose_headers=["retry-after"], max_age=600)
+    app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    return app

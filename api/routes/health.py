@@ -1,0 +1,42 @@
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """PostgreSQL and Redis are reachable."""
+    state = request.app.state
+
+    async def postgres() -> None:
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    checks = {"postgres": postgres(), "redis": state.redis.ping()}
+    results = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, timeout=2.0)
+            results[name] = "ok"
+        except Exception as exc:
+            results[name] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in results.values())
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results},
+                        status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "2"})
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

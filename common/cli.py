@@ -1,0 +1,103 @@
+"""`taskchat`: the command line (DESIGN.md §8). Each command imports what it runs lazily, so `common`
+keeps no static dependency on the other packages."""
+
+import argparse
+import logging
+import os
+import sys
+from importlib import import_module
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="taskchat", description="AI todo assistant backend.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run everything on this machine (embedded Postgres and Redis if unset)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+
+    api = commands.add_parser("api", help="run the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    worker = commands.add_parser("worker", help="run Dramatiq workers that answer chats")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=64, help="runs in flight per process")
+
+    mcp = commands.add_parser("mcp", help="run the MCP task server standalone")
+    mcp.add_argument("--transport", choices=["http", "stdio"], default="http")
+    mcp.add_argument("--host", default="127.0.0.1")
+    mcp.add_argument("--port", type=int, default=8001)
+
+    commands.add_parser("migrate", help="apply database migrations")
+
+    token = commands.add_parser("token", help="print a development JWT that the local key set accepts")
+    token.add_argument("user_id")
+    token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds")
+
+    chat = commands.add_parser("chat", help="a terminal chat client")
+    chat.add_argument("--url", default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"))
+    chat.add_argument("--user", default=os.environ.get("TASKCHAT_USER", "me"))
+    chat.add_argument("--token", default=os.environ.get("TASKCHAT_TOKEN"))
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run = {"dev": "common.devserver:run", "api": f"{__name__}:_api", "worker": f"{__name__}:_worker",
+           "mcp": f"{__name__}:_mcp", "migrate": f"{__name__}:_migrate", "token": f"{__name__}:_token",
+           "chat": "common.chatclient:run"}[args.command]
+    module, _, name = run.partition(":")
+    getattr(import_module(module), name)(args)
+
+
+def _api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level="warning", access_log=False)
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    dramatiq_args = make_argument_parser().parse_args(
+        ["worker.actors", "--processes", str(args.processes), "--threads", str(args.threads)])
+    sys.exit(dramatiq_main(dramatiq_args))
+
+
+def _mcp(args: argparse.Namespace) -> None:
+    from common.db import make_engine, make_session_factory
+    from common.settings import get_settings
+
+    settings = get_settings()
+    server = import_module("mcp_tools.server")
+    server.bind_sessions(make_session_factory(make_engine(settings)))
+    if args.transport == "stdio":
+        server.mcp.run(transport="stdio", show_banner=False)
+        return
+    if not settings.mcp_service_token:
+        sys.exit("taskchat mcp --transport http needs MCP_SERVICE_TOKEN")
+    import uvicorn
+
+    app = server.ServiceTokenAuth(server.mcp.http_app(path="/mcp"), settings.mcp_service_token)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from common.migrate import upgrade
+    from common.settings import get_settings
+
+    upgrade(get_settings())
+
+
+def _token(args: argparse.Namespace) -> None:
+    from common.devkeys import mint_token
+    from common.settings import get_settings
+
+    print(mint_token(get_settings(), args.user_id, ttl_s=args.ttl))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The Dramatiq broker and the names of our jobs. The API enqueues by actor name and never imports
+the worker (which would drag in the Agents SDK).
+
+`WakeRedisBroker` removes the idle pickup delay of Dramatiq's Redis consumer: stock consumers sleep
+with a backoff of up to `worker_timeout` (1 s) when the queue is empty, which alone adds hundreds of
+milliseconds to an idle chat. Producers push a token on a per-queue wake list after each enqueue and
+an idle consumer blocks on that list (BLPOP) instead of sleeping. A token that arrives between an
+empty fetch and the BLPOP stays in the list, so no wake-up is lost; the BLPOP timeout keeps the stock
+polling as a fallback. Delay queues keep stock polling: their messages become due by time.
+"""
+
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import dq_name, q_name
+
+from common.settings import Settings
+
+CHAT_QUEUE = "chat"
+RUN_CHAT = "chat.run"
+WAKE_TOKENS_KEPT = 64
+
+
+class _WakeConsumer(_RedisConsumer):
+    def __next__(self) -> Any:
+        if self.message_cache or self.outstanding_message_count >= self.prefetch:
+            return super().__next__()
+        try:
+            self.message_cache = self.broker.do_fetch(self.queue_name, self.prefetch - self.outstanding_message_count)
+            if not self.message_cache:
+                self.broker.client.blpop([self.broker.wake_key(self.queue_name)], timeout=self.timeout / 1000)
+                return None
+        except redis.ConnectionError as exc:
+            raise dramatiq.ConnectionClosed(exc) from None
+        return super().__next__()
+
+
+class WakeRedisBroker(RedisBroker):
+    def wake_key(self, queue_name: str) -> str:
+        return f"{self.namespace}:{q_name(queue_name)}.wake"
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        if queue_name == dq_name(queue_name):
+            return super().consume(queue_name, prefetch, timeout)
+        return _WakeConsumer(self, queue_name, prefetch, timeout)
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        sent = super().enqueue(message, delay=delay)
+        if delay is None:
+            key = self.wake_key(message.queue_name)
+            self.client.pipeline(transaction=False).lpush(key, 1).ltrim(key, 0, WAKE_TOKENS_KEPT - 1).execute()
+        return sent
+
+
+def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBroker:
+    # redis-py 8 raises at once when its pool (100 by default) is exhausted; size it to our threads
+    # and wait for a free connection instead of failing.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=max_connections, timeout=5, socket_connect_timeout=2,
+        socket_timeout=10, health_check_interval=30,
+    )
+    return WakeRedisBroker(
+        client=redis.Redis(connection_pool=pool),
+        namespace=f"{settings.redis_prefix}:dramatiq",
+        # A killed worker's unacked runs go back on the queue after this long without a heartbeat.
+        heartbeat_timeout=15_000,
+    )
+
+
+def run_chat_message(run_id: int) -> dramatiq.Message:
+    return dramatiq.Message(queue_name=CHAT_QUEUE, actor_name=RUN_CHAT, args=(run_id,), kwargs={}, options={})

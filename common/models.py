@@ -1,0 +1,126 @@
+"""SQLModel tables (DESIGN.md §3). Every read of user data filters by `user_id`."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2000
+USER_ID_MAX = 255
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    user = "user"
+    assistant = "assistant"
+
+
+class RunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+FINISHED = (RunStatus.succeeded, RunStatus.failed)
+
+
+class Task(SQLModel, table=True):
+    __table_args__ = (Index("ix_task_user_id_id", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=USER_ID_MAX)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    completed: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    __table_args__ = (Index("ix_conversation_user_id_updated_at", "user_id", "updated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=USER_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    # The history window is an index range scan whatever the conversation's length.
+    __table_args__ = (Index("ix_message_conversation_id_id", "conversation_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=USER_ID_MAX)
+    conversation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False)
+    )
+    role: Role = Field(sa_type=String(16))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_run_conversation_id_id", "conversation_id", "id"),
+        Index("ix_run_user_id_status", "user_id", "status"),
+        Index(
+            "ux_run_user_id_idempotency_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
+            "ix_run_unfinished",
+            "created_at",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=USER_ID_MAX)
+    conversation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_message_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("message.id", ondelete="CASCADE"), nullable=False)
+    )
+    assistant_message_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("message.id", ondelete="SET NULL"))
+    )
+    status: RunStatus = Field(default=RunStatus.queued, sa_type=String(16))
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ToolCall(SQLModel, table=True):
+    __table_args__ = (
+        Index("ux_toolcall_run_id_seq", "run_id", "seq", unique=True),
+        Index("ux_toolcall_run_id_call_key", "run_id", "call_key", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(sa_column=Column(Integer, ForeignKey("run.id", ondelete="CASCADE"), nullable=False))
+    user_id: str = Field(max_length=USER_ID_MAX)
+    seq: int
+    # Identifies the call within its run so that a retried run replays it instead of repeating it.
+    call_key: str = Field(max_length=512)
+    name: str = Field(max_length=64)
+    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    result: Any | None = Field(default=None, sa_column=Column(JSONB))
+    status: str = Field(max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    duration_ms: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)

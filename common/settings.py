@@ -1,0 +1,99 @@
+"""Configuration from the environment and `.env` (DESIGN.md §7). Environment variables win."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/taskchat"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_connect_timeout_s: int = 3
+    db_pool_timeout_s: float = 3.0
+    # Prefix of every Redis key and channel we own; lets test runs share one Redis.
+    redis_prefix: str = "taskchat"
+
+    llm_provider: Literal["offline", "gemini"] | None = None
+    gemini_api_key: str | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta/openai/"
+    model_timeout_s: float = 60.0
+    model_max_retries: int = 3
+
+    better_auth_url: str | None = None
+    better_auth_jwks_url: str | None = None
+    better_auth_issuer: str | None = None
+    better_auth_audience: str | None = None
+    auth_jwks_file: Path | None = None
+    auth_algorithms: Annotated[list[str], NoDecode] = ["EdDSA"]
+    auth_leeway_s: int = 30
+    jwks_cache_ttl_s: int = 300
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+
+    mcp_url: str | None = None
+    mcp_service_token: str | None = None
+
+    chat_timeout_s: float = 30.0
+    history_max_messages: int = 20
+    max_inflight_runs_per_user: int = 5
+    max_message_chars: int = 4000
+
+    # Where `taskchat dev` keeps its embedded PostgreSQL, Redis and development keys.
+    taskchat_home: Path = Path.home() / ".taskchat"
+
+    @field_validator("allowed_origins", "auth_algorithms", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg_driver(cls, value: str) -> str:
+        for scheme in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+asyncpg://"):
+            if value.startswith(scheme):
+                return "postgresql+psycopg://" + value[len(scheme) :]
+        return value
+
+    @model_validator(mode="after")
+    def _pick_provider(self) -> "Settings":
+        if self.llm_provider is None:
+            self.llm_provider = "gemini" if self.gemini_api_key else "offline"
+        return self
+
+    @property
+    def issuer(self) -> str:
+        return self.better_auth_issuer or self.better_auth_url or "http://localhost:3000"
+
+    @property
+    def audience(self) -> str:
+        return self.better_auth_audience or self.better_auth_url or "http://localhost:3000"
+
+    @property
+    def jwks_url(self) -> str | None:
+        if self.better_auth_jwks_url:
+            return self.better_auth_jwks_url
+        if self.better_auth_url:
+            return self.better_auth_url.rstrip("/") + "/api/auth/jwks"
+        return None
+
+    @property
+    def dev_jwks_file(self) -> Path:
+        """The key set used when no Better Auth server is configured (development only)."""
+        return self.auth_jwks_file or self.taskchat_home / "dev-jwks.json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,234 @@
+"""The FastMCP server: five task tools, each call in one short transaction.
+
+The same server runs in-process inside the worker and standalone over streamable HTTP
+(`taskchat mcp`). When a call carries a run's metadata (`taskchat/run_id`, `taskchat/call_key`), the
+call is recorded in the `ToolCall` table in the same transaction as its effect, and a retried run that
+makes the same call again gets the recorded result instead of a second effect.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+from contextvars import ContextVar
+from typing import Annotated, Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
+from pydantic import Field
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from common.db import SessionFactory
+from common.models import DESCRIPTION_MAX, TITLE_MAX, Run, ToolCall
+from mcp_tools import tasks
+from mcp_tools.tasks import Status, TaskList, TaskPublic
+
+META_RUN_ID = "taskchat/run_id"
+META_CALL_KEY = "taskchat/call_key"
+
+_session: ContextVar[AsyncSession] = ContextVar("taskchat_tool_session")
+_factory: SessionFactory | None = None
+
+
+def bind_sessions(factory: SessionFactory) -> None:
+    """Give the tools their database; the hosting process owns the engine."""
+    global _factory
+    _factory = factory
+
+
+def _title(value: str) -> str:
+    title = value.strip()
+    if not title:
+        raise ToolError("Title must not be empty.")
+    if len(title) > TITLE_MAX:
+        raise ToolError(f"Title must be at most {TITLE_MAX} characters (got {len(title)}).")
+    return title
+
+
+def _description(value: str | None) -> str | None:
+    if value is not None and len(value) > DESCRIPTION_MAX:
+        raise ToolError(f"Description must be at most {DESCRIPTION_MAX} characters.")
+    return value.strip() if value is not None else None
+
+
+def _user(user_id: str) -> str:
+    if not user_id.strip():
+        raise ToolError("user_id must not be empty.")
+    return user_id
+
+
+async def _run_task_op(op: Any, **kwargs: Any) -> Any:
+    try:
+        return await op(_session.get(), **kwargs)
+    except tasks.TaskNotFound as exc:
+        raise ToolError(str(exc)) from None
+
+
+# The schema advertises the limits; the tools check them themselves so that errors read clearly.
+TitleArg = Annotated[str, Field(description="Short task title.", json_schema_extra={"maxLength": TITLE_MAX})]
+DescriptionArg = Annotated[
+    str | None, Field(description="Optional details.", json_schema_extra={"maxLength": DESCRIPTION_MAX})
+]
+UserArg = Annotated[str, Field(description="The user who owns the tasks.")]
+TaskIdArg = Annotated[int, Field(description="The task's id, as returned by add_task or list_tasks.")]
+
+mcp = FastMCP(
+    "taskchat",
+    instructions="Manage one user's todo tasks: add, list, complete, delete and update them.",
+    mask_error_details=True,
+)
+
+
+@mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
+async def add_task(user_id: UserArg, title: TitleArg, description: DescriptionArg = None) -> TaskPublic:
+    """Create a new task. Returns the created task with its id."""
+    return await _run_task_op(
+        tasks.add_task, user_id=_user(user_id), title=_title(title), description=_description(description)
+    )
+
+
+@mcp.tool(annotations={"readOnlyHint": True, "idempotentHint": True})
+async def list_tasks(user_id: UserArg, status: Status = "all") -> TaskList:
+    """List the user's tasks: "pending" (not done), "completed", or "all" (default), oldest first."""
+    return await _run_task_op(tasks.list_tasks, user_id=_user(user_id), status=status)
+
+
+@mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True})
+async def complete_task(user_id: UserArg, task_id: TaskIdArg) -> TaskPublic:
+    """Mark a task as completed. Returns the task."""
+    return await _run_task_op(tasks.complete_task, user_id=_user(user_id), task_id=task_id)
+
+
+@mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False})
+async def delete_task(user_id: UserArg, task_id: TaskIdArg) -> TaskPublic:
+    """Delete a task for good. Returns the task as it was before deletion."""
+    return await _run_task_op(tasks.delete_task, user_id=_user(user_id), task_id=task_id)
+
+
+@mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True})
+async def update_task(
+    user_id: UserArg, task_id: TaskIdArg, title: TitleArg | None = None, description: DescriptionArg = None
+) -> TaskPublic:
+    """Change a task's title and/or description. Returns the updated task."""
+    if title is None and description is None:
+        raise ToolError("Give a new title or description to update.")
+    return await _run_task_op(
+        tasks.update_task,
+        user_id=_user(user_id),
+        task_id=task_id,
+        title=_title(title) if title is not None else None,
+        description=_description(description),
+    )
+
+
+def call_key(name: str, arguments: dict[str, Any], occurrence: int) -> str:
+    """Names one call within a run: the n-th call of this tool with these arguments."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return f"{name}:{digest}:{occurrence}"
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ToolError):
+        return str(exc)
+    text = str(exc).splitlines()
+    # pydantic's messages start with "N validation error(s) for call[...]"; keep the useful lines.
+    return " ".join(line.strip() for line in text[1:3]) or text[0] if text else type(exc).__name__
+
+
+class RunLedger(Middleware):
+    """One transaction per tool call; records and replays calls made on behalf of a run."""
+
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> ToolResult:
+        if _factory is None:
+            raise RuntimeError("mcp_tools.server.bind_sessions() was not called")
+        request = context.fastmcp_context.request_context if context.fastmcp_context else None
+        meta = (request.meta if request else None) or {}
+        run_id, key = meta.get(META_RUN_ID), meta.get(META_CALL_KEY)
+        name = context.message.name
+        arguments = dict(context.message.arguments or {})
+        user_id = str(arguments.pop("user_id", ""))
+
+        if run_id is not None and key:
+            async with _factory() as session:
+                recorded = await _find_call(session, run_id=int(run_id), key=str(key), user_id=user_id)
+            if recorded is not None:
+                if recorded.status == "error":
+                    raise ToolError(recorded.error or "Tool call failed.")
+                return ToolResult(structured_content=recorded.result)
+
+        started = time.perf_counter()
+        async with _factory() as session:
+            token = _session.set(session)
+            try:
+                result: ToolResult = await call_next(context)
+            except Exception as exc:
+                await session.rollback()
+                if run_id is not None and key:
+                    await _record(
+                        session, run_id=int(run_id), key=str(key), user_id=user_id, name=name,
+                        arguments=arguments, result=None, error=_error_text(exc), started=started,
+                    )
+                    await session.commit()
+                raise
+            finally:
+                _session.reset(token)
+            if run_id is not None and key:
+                await _record(
+                    session, run_id=int(run_id), key=str(key), user_id=user_id, name=name,
+                    arguments=arguments, result=result.structured_content, error=None, started=started,
+                )
+            await session.commit()
+        return result
+
+
+async def _find_call(session: AsyncSession, *, run_id: int, key: str, user_id: str) -> ToolCall | None:
+    stmt = select(ToolCall).where(
+        ToolCall.run_id == run_id, ToolCall.call_key == key, ToolCall.user_id == user_id
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def _record(
+    session: AsyncSession, *, run_id: int, key: str, user_id: str, name: str,
+    arguments: dict[str, Any], result: Any, error: str | None, started: float,
+) -> None:
+    # The run row lock orders the calls of one run, so `seq` has no gaps or duplicates.
+    run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).first()
+    if run is None or run.user_id != user_id:
+        raise ToolError(f"Run {run_id} not found")
+    seq = (await session.exec(select(func.coalesce(func.max(ToolCall.seq), 0)).where(ToolCall.run_id == run_id))).one()
+    session.add(
+        ToolCall(
+            run_id=run_id, user_id=user_id, seq=seq + 1, call_key=key, name=name, arguments=arguments,
+            result=json.loads(json.dumps(result, default=str)) if result is not None else None,
+            status="error" if error is not None else "ok", error=error,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+    )
+
+
+mcp.add_middleware(RunLedger())
+
+
+class ServiceTokenAuth:
+    """Every HTTP request to the standalone server needs `Authorization: Bearer $MCP_SERVICE_TOKEN`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app, self.expected = app, f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = b'{"error":{"code":"unauthorized","message":"A valid service token is required."}}'
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,157 @@
+"""One agent run for one user message: claim -> history -> agent -> persist -> publish.
+
+No transaction stays open across a model or tool call. Dramatiq delivers at least once, so a run
+that is already finished is skipped, and a retried run replays the tool calls it already made.
+"""
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import openai
+from agents import Agent, ModelSettings, RunConfig, Runner
+from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
+from agents.items import ToolCallItem, ToolCallOutputItem
+from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
+from openai.types.responses import ResponseTextDeltaEvent
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from redis.exceptions import RedisError
+from sqlmodel import col, select
+
+from common.models import Conversation, Message, Role, Run, RunStatus, utcnow
+from worker.history import load_history
+from worker.prompts import INSTRUCTIONS
+from worker.runtime import Runtime
+from worker.tools import RunContext
+
+log = logging.getLogger("taskchat.worker")
+
+MAX_ATTEMPTS = 3
+MAX_TURNS = 12
+# A later message waits for earlier runs of its conversation, unless those look abandoned.
+ORDERING_PATIENCE = timedelta(minutes=5)
+
+
+class RunDeferred(Exception):
+    """An earlier run of the same conversation is unfinished; try this one again shortly."""
+
+
+async def run_chat_job(rt: Runtime, run_id: int) -> None:
+    run = await _claim(rt, run_id)
+    if run is None:
+        return
+    if run.attempts > MAX_ATTEMPTS:
+        await _finish(rt, run, text="Sorry — I couldn't complete that request after several attempts. Please try again.",
+                      error=f"gave up after {MAX_ATTEMPTS} attempts")
+        return
+
+    async with rt.sessions() as session:
+        history = await load_history(session, run=run, limit=rt.settings.history_max_messages)
+
+    try:
+        text = await _run_agent(rt, run, history)
+    except (OperationalError, DBAPIError, RedisError, ConnectionError):
+        raise  # infrastructure: let Dramatiq retry the run
+    except Exception as exc:  # the model or the agent failed: tell the user, record why
+        reason = _readable(exc)
+        log.warning("chat.run.failed run_id=%s reason=%s", run.id, reason, exc_info=not _expected(exc))
+        await _finish(rt, run, text=reason, error=f"{type(exc).__name__}: {exc}"[:2000])
+        return
+    await _finish(rt, run, text=text, error=None)
+
+
+async def _claim(rt: Runtime, run_id: int) -> Run | None:
+    async with rt.sessions() as session:
+        run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).first()
+        if run is None or run.status in (RunStatus.succeeded, RunStatus.failed):
+            return None  # unknown, or a duplicate delivery of a finished run
+        earlier = await session.exec(
+            select(Run.id).where(Run.conversation_id == run.conversation_id, col(Run.id) < run.id,
+                                 col(Run.status).in_([RunStatus.queued, RunStatus.running]),
+                                 Run.created_at > utcnow() - ORDERING_PATIENCE).limit(1)
+        )
+        if earlier.first() is not None:
+            raise RunDeferred(run_id)
+        run.status = RunStatus.running
+        run.attempts += 1
+        run.started_at = utcnow()
+        await session.commit()
+        return run
+
+
+async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
+    agent = Agent(name="taskchat", instructions=INSTRUCTIONS, model=rt.model, mcp_servers=[rt.tools],
+                  model_settings=ModelSettings(temperature=0.2))
+    context = RunContext(run_id=run.id or 0, user_id=run.user_id)
+    result = Runner.run_streamed(agent, history, context=context, max_turns=MAX_TURNS,
+                                 run_config=RunConfig(tracing_disabled=True))
+    names: dict[str, str] = {}
+    async for event in result.stream_events():
+        if isinstance(event, RawResponsesStreamEvent) and isinstance(event.data, ResponseTextDeltaEvent):
+            await rt.events.publish(run.id or 0, "delta", {"text": event.data.delta})
+        elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallItem):
+            raw = event.item.raw_item
+            call_id, name = getattr(raw, "call_id", ""), getattr(raw, "name", "")
+            names[call_id] = name
+            await rt.events.publish(run.id or 0, "tool_call", {
+                "call_id": call_id, "name": name, "arguments": _json_or_text(getattr(raw, "arguments", "{}"))})
+        elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallOutputItem):
+            raw = event.item.raw_item
+            call_id = raw.get("call_id", "") if isinstance(raw, dict) else getattr(raw, "call_id", "")
+            await rt.events.publish(run.id or 0, "tool_result", {
+                "call_id": call_id, "name": names.get(call_id, ""), "result": _json_or_text(event.item.output)})
+    return str(result.final_output or "").strip() or "Done."
+
+
+async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> None:
+    status = RunStatus.failed if error else RunStatus.succeeded
+    async with rt.sessions() as session:
+        answer = Message(user_id=run.user_id, conversation_id=run.conversation_id, role=Role.assistant, content=text)
+        session.add(answer)
+        await session.flush()
+        # Only the attempt that still owns the run may finish it.
+        finished = await session.exec(
+            update(Run).where(col(Run.id) == run.id, col(Run.status) == RunStatus.running)
+            .values(status=status, assistant_message_id=answer.id, error=error, finished_at=utcnow())
+        )
+        if finished.rowcount == 0:
+            await session.rollback()
+            return
+        await session.exec(update(Conversation).where(col(Conversation.id) == run.conversation_id)
+                           .values(updated_at=utcnow()))
+        await session.commit()
+    if error:
+        await rt.events.publish(run.id or 0, "error", {"code": "run_failed", "message": text})
+    else:
+        await rt.events.publish(run.id or 0, "done", {"run_id": run.id})
+
+
+def _json_or_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _expected(exc: Exception) -> bool:
+    return isinstance(exc, openai.APIError | MaxTurnsExceeded | ModelBehaviorError | TimeoutError)
+
+
+def _readable(exc: Exception) -> str:
+    if isinstance(exc, openai.RateLimitError):
+        return "Sorry — the AI model is busy right now (rate limited). Please try again in a minute."
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return "Sorry — the AI model took too long to answer. Please try again."
+    if isinstance(exc, openai.APIStatusError):
+        return f"Sorry — the AI model returned an error ({exc.status_code}). Please try again."
+    if isinstance(exc, openai.APIConnectionError):
+        return "Sorry — I couldn't reach the AI model. Please try again."
+    if isinstance(exc, MaxTurnsExceeded):
+        return "Sorry — that request needed too many steps. Could you break it into smaller ones?"
+    if isinstance(exc, ModelBehaviorError):
+        return "Sorry — the AI model gave a malformed answer. Please try again."
+    return "Sorry — something went wrong while answering. Please try again."

@@ -1,0 +1,58 @@
+"""What a worker process builds once and shares between runs: database, Redis, the connected MCP
+tools and the model. Created lazily on the actors' event loop (async clients belong to one loop)."""
+
+import asyncio
+from dataclasses import dataclass
+
+import redis.asyncio as aredis
+from agents import Model, set_tracing_disabled
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.db import SessionFactory, make_engine, make_session_factory
+from common.events import RunEventPublisher
+from common.settings import Settings, get_settings
+from mcp_tools.server import bind_sessions
+from worker.models import make_model
+from worker.tools import TaskTools
+
+set_tracing_disabled(True)  # nothing leaves the machine
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: aredis.Redis
+    events: RunEventPublisher
+    tools: TaskTools
+    model: Model
+
+    @classmethod
+    async def create(cls, settings: Settings) -> "Runtime":
+        engine = make_engine(settings)
+        sessions = make_session_factory(engine)
+        bind_sessions(sessions)
+        pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
+        client = aredis.Redis(connection_pool=pool)
+        tools = TaskTools(url=settings.mcp_url, token=settings.mcp_service_token)
+        await tools.connect()
+        return cls(settings, engine, sessions, client, RunEventPublisher(client, settings.redis_prefix), tools,
+                   make_model(settings))
+
+    async def close(self) -> None:
+        await self.tools.cleanup()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+_runtime: Runtime | None = None
+_lock = asyncio.Lock()
+
+
+async def get_runtime() -> Runtime:
+    global _runtime
+    async with _lock:
+        if _runtime is None:
+            _runtime = await Runtime.create(get_settings())
+    return _runtime

@@ -1,0 +1,87 @@
+"""The task tools as the agent sees them: an MCP server connection (in-process or over HTTP) with
+`user_id` hidden from the model and injected from the run, and a per-call key so that a retried run
+replays calls it already made (see `mcp_tools.server.RunLedger`)."""
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.mcp import MCPServer
+from agents.mcp.util import MCPToolMetaContext
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
+from mcp_types import Tool as MCPTool
+
+from mcp_tools.server import META_CALL_KEY, META_RUN_ID, call_key, mcp
+
+META_USER_ID = "taskchat/user_id"  # consumed here, never sent to the server
+
+
+@dataclass
+class RunContext:
+    """Trusted per-run data; the SDK passes it to the meta resolver, never to the model."""
+
+    run_id: int
+    user_id: str
+    calls: Counter[str] = field(default_factory=Counter)
+
+
+def resolve_meta(ctx: MCPToolMetaContext) -> dict[str, Any]:
+    run: RunContext = ctx.run_context.context
+    arguments = {k: v for k, v in (ctx.arguments or {}).items() if k != "user_id"}
+    base = call_key(ctx.tool_name, arguments, 0).rsplit(":", 1)[0]
+    run.calls[base] += 1
+    return {META_RUN_ID: run.run_id, META_CALL_KEY: f"{base}:{run.calls[base]}", META_USER_ID: run.user_id}
+
+
+class TaskTools(MCPServer):
+    def __init__(self, *, url: str | None = None, token: str | None = None) -> None:
+        super().__init__(use_structured_content=True, tool_meta_resolver=resolve_meta)
+        self._url, self._token = url, token
+        self._client: Client | None = None
+        self._tools: list[MCPTool] | None = None
+
+    @property
+    def name(self) -> str:
+        return "taskchat-tasks"
+
+    async def connect(self) -> None:
+        target: Any = mcp if self._url is None else StreamableHttpTransport(self._url, auth=self._token)
+        self._client = Client(target)
+        await self._client.__aenter__()
+
+    async def cleanup(self) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+            self._client = None
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
+        if self._tools is None:
+            assert self._client is not None, "connect() first"
+            self._tools = [_without_user_id(tool) for tool in await self._client.list_tools()]
+        return self._tools
+
+    async def call_tool(self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None,
+                        ) -> CallToolResult:
+        assert self._client is not None, "connect() first"
+        meta = dict(meta or {})
+        user_id = meta.pop(META_USER_ID, None)
+        if user_id is None:
+            raise RuntimeError("tool call without a run's user")
+        # Whatever the model put in the arguments, the run's user wins.
+        return await self._client.call_tool_mcp(tool_name, {**(arguments or {}), "user_id": user_id}, meta=meta)
+
+    async def list_prompts(self) -> ListPromptsResult:
+        return ListPromptsResult(prompts=[])
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> GetPromptResult:
+        raise NotImplementedError("taskchat has no prompts")
+
+
+def _without_user_id(tool: MCPTool) -> MCPTool:
+    schema = copy.deepcopy(tool.input_schema)
+    schema.get("properties", {}).pop("user_id", None)
+    schema["required"] = [name for name in schema.get("required", []) if name != "user_id"]
+    return tool.model_copy(update={"input_schema": schema})
