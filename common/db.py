@@ -12,12 +12,15 @@ from common.settings import Settings
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    connect_args: dict[str, object] = {"connect_timeout": settings.db_connect_timeout_s}
+def connect_args(settings: Settings) -> dict[str, object]:
+    args: dict[str, object] = {"connect_timeout": settings.db_connect_timeout_s}
     # Neon's pooled endpoint (PgBouncer in transaction mode) cannot keep server-side prepared statements.
-    host = urlsplit(settings.database_url).hostname or ""
-    if "-pooler" in host:
-        connect_args["prepare_threshold"] = None
+    if "-pooler" in (urlsplit(settings.database_url).hostname or ""):
+        args["prepare_threshold"] = None
+    return args
+
+
+def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
@@ -25,7 +28,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=True,
         pool_recycle=300,  # a suspended Neon compute drops idle connections
-        connect_args=connect_args,
+        connect_args=connect_args(settings),
     )
 
 

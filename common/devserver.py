@@ -30,7 +30,8 @@ def _embedded_redis(home: Path) -> tuple[str, subprocess.Popen[bytes]]:
     socket = folder / "redis.sock"
     process = subprocess.Popen(
         [redis_server, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", "--dir", str(folder),
-         "--save", "60", "1", "--appendonly", "no", "--loglevel", "warning", "--logfile", str(folder / "redis.log")])
+         "--save", "60", "1", "--appendonly", "no", "--loglevel", "warning", "--logfile", str(folder / "redis.log")],
+        start_new_session=True)  # Ctrl-C reaches the API and worker first; Redis stops after them
     for _ in range(100):
         if socket.exists():
             break

@@ -6,10 +6,12 @@ call is recorded in the `ToolCall` table in the same transaction as its effect, 
 makes the same call again gets the recorded result instead of a second effect.
 """
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
+import weakref
 from contextvars import ContextVar
 from typing import Annotated, Any
 
@@ -32,13 +34,25 @@ META_RUN_ID = "taskchat/run_id"
 META_CALL_KEY = "taskchat/call_key"
 
 _session: ContextVar[AsyncSession] = ContextVar("taskchat_tool_session")
-_factory: SessionFactory | None = None
+# An async engine belongs to the event loop it runs on, so the binding is per loop.
+_factories: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionFactory]" = weakref.WeakKeyDictionary()
+_default_factory: SessionFactory | None = None
 
 
 def bind_sessions(factory: SessionFactory) -> None:
     """Give the tools their database; the hosting process owns the engine."""
-    global _factory
-    _factory = factory
+    global _default_factory
+    try:
+        _factories[asyncio.get_running_loop()] = factory
+    except RuntimeError:  # bound before the server's loop starts (`taskchat mcp`)
+        _default_factory = factory
+
+
+def _sessions() -> SessionFactory:
+    factory = _factories.get(asyncio.get_running_loop(), _default_factory)
+    if factory is None:
+        raise RuntimeError("mcp_tools.server.bind_sessions() was not called")
+    return factory
 
 
 def _title(value: str) -> str:
@@ -145,8 +159,7 @@ class RunLedger(Middleware):
     """One transaction per tool call; records and replays calls made on behalf of a run."""
 
     async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> ToolResult:
-        if _factory is None:
-            raise RuntimeError("mcp_tools.server.bind_sessions() was not called")
+        factory = _sessions()
         request = context.fastmcp_context.request_context if context.fastmcp_context else None
         meta = (request.meta if request else None) or {}
         run_id, key = meta.get(META_RUN_ID), meta.get(META_CALL_KEY)
@@ -155,7 +168,7 @@ class RunLedger(Middleware):
         user_id = str(arguments.pop("user_id", ""))
 
         if run_id is not None and key:
-            async with _factory() as session:
+            async with factory() as session:
                 recorded = await _find_call(session, run_id=int(run_id), key=str(key), user_id=user_id)
             if recorded is not None:
                 if recorded.status == "error":
@@ -163,7 +176,7 @@ class RunLedger(Middleware):
                 return ToolResult(structured_content=recorded.result)
 
         started = time.perf_counter()
-        async with _factory() as session:
+        async with factory() as session:
             token = _session.set(session)
             try:
                 result: ToolResult = await call_next(context)

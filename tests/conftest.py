@@ -1,0 +1,110 @@
+"""Test configuration: every run gets its own PostgreSQL database and Redis key prefix on the
+machine's real services, both removed at the end. Settings are set in the environment before any
+taskchat module reads them."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+import redis
+
+RUN_ID = uuid.uuid4().hex[:10]
+ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DB = f"taskchat_test_{RUN_ID}"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CI = os.environ.get("CI") == "true"
+
+os.environ.update({
+    "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{TEST_DB}",
+    "REDIS_URL": REDIS_URL,
+    "REDIS_PREFIX": f"taskchat-test-{RUN_ID}",
+    "LLM_PROVIDER": "offline",
+    "TASKCHAT_HOME": f"/tmp/taskchat-test-{RUN_ID}",
+    "ALLOWED_ORIGINS": "http://localhost:3000,https://app.example.com",
+    "CHAT_TIMEOUT_S": "15",
+    "OPENAI_AGENTS_DISABLE_TRACING": "1",
+})
+for name in ("GEMINI_API_KEY", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "AUTH_JWKS_FILE", "MCP_URL"):
+    os.environ.pop(name, None)
+
+
+def _services_up() -> str | None:
+    try:
+        psycopg.connect(ADMIN_URL, connect_timeout=2).close()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def services() -> None:
+    problem = _services_up()
+    if problem:
+        if CI:
+            raise RuntimeError(f"PostgreSQL and Redis must be up in CI: {problem}")
+        pytest.skip(f"No PostgreSQL/Redis on this machine: {problem}")
+
+
+@pytest.fixture(scope="session")
+def database(services: None) -> Iterator[str]:
+    from common.migrate import upgrade
+    from common.settings import get_settings
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+    try:
+        upgrade(get_settings())
+        yield os.environ["DATABASE_URL"]
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(services: None) -> Iterator[str]:
+    prefix = os.environ["REDIS_PREFIX"]
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def settings(database: str, redis_prefix: str):  # type: ignore[no-untyped-def]
+    from common.settings import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+async def sessions(settings):  # type: ignore[no-untyped-def]
+    from common.db import make_engine, make_session_factory
+    from mcp_tools.server import bind_sessions
+
+    engine = make_engine(settings)
+    factory = make_session_factory(engine)
+    bind_sessions(factory)
+    yield factory
+    await engine.dispose()
+
+
+@pytest.fixture
+def user_id() -> str:
+    """A fresh user per test: tests share the database but never each other's data."""
+    return f"user-{uuid.uuid4().hex[:12]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.path)
+        if "/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        if "/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+__all__ = ["AsyncIterator"]

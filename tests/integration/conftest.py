@@ -1,0 +1,30 @@
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import ServerThread, free_port
+
+
+@pytest.fixture(scope="session")
+def worker(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A real Dramatiq worker (threads in this process) on the machine's Redis."""
+    import dramatiq
+
+    import worker.actors  # noqa: F401  (declares the actor on the configured broker)
+
+    broker = dramatiq.get_broker()
+    broker.emit_after("process_boot")
+    consumer = dramatiq.Worker(broker, worker_threads=16, worker_timeout=1000)
+    consumer.start()
+    yield
+    consumer.stop(timeout=10_000)
+    broker.emit_before("process_stop")
+
+
+@pytest.fixture(scope="session")
+def api_url(settings, worker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    from api.main import create_app
+
+    port = free_port()
+    with ServerThread(create_app(settings), port):
+        yield f"http://127.0.0.1:{port}"

@@ -1,0 +1,119 @@
+"""The MCP task server through a real MCP client, on real PostgreSQL."""
+
+import pytest
+from fastmcp import Client
+from sqlmodel import select
+
+from common.models import Conversation, Message, Role, Run, Task, ToolCall
+from mcp_tools.server import META_CALL_KEY, META_RUN_ID, mcp
+
+
+@pytest.fixture
+async def client(sessions):  # type: ignore[no-untyped-def]
+    async with Client(mcp) as c:
+        yield c
+
+
+async def call(client: Client, name: str, **arguments: object):  # type: ignore[no-untyped-def]
+    return await client.call_tool_mcp(name, arguments)
+
+
+class TestToolDefinitions:
+    async def test_five_tools_with_output_schemas_and_annotations(self, client) -> None:  # type: ignore[no-untyped-def]
+        tools = {t.name: t for t in await client.list_tools()}
+        assert set(tools) == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+        for tool in tools.values():
+            assert "user_id" in tool.input_schema["required"]
+            assert tool.output_schema is not None and tool.description
+        assert tools["list_tasks"].annotations.read_only_hint is True
+        assert tools["delete_task"].annotations.destructive_hint is True
+        assert tools["add_task"].input_schema["properties"]["title"]["maxLength"] == 200
+
+
+class TestTaskTools:
+    async def test_add_list_complete_update_delete(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        added = (await call(client, "add_task", user_id=user_id, title="  Buy milk ", description="2 litres")).structured_content
+        assert added["title"] == "Buy milk" and added["description"] == "2 litres" and added["completed"] is False
+        task_id = added["id"]
+
+        done = (await call(client, "complete_task", user_id=user_id, task_id=task_id)).structured_content
+        assert done["completed"] is True
+        pending = (await call(client, "list_tasks", user_id=user_id, status="pending")).structured_content
+        completed = (await call(client, "list_tasks", user_id=user_id, status="completed")).structured_content
+        assert pending == {"tasks": []} and [t["id"] for t in completed["tasks"]] == [task_id]
+
+        updated = (await call(client, "update_task", user_id=user_id, task_id=task_id, title="Buy oat milk")).structured_content
+        assert (updated["title"], updated["description"]) == ("Buy oat milk", "2 litres")
+
+        deleted = (await call(client, "delete_task", user_id=user_id, task_id=task_id)).structured_content
+        assert deleted["id"] == task_id
+        async with sessions() as s:
+            assert (await s.exec(select(Task).where(Task.user_id == user_id))).all() == []
+
+    @pytest.mark.parametrize("title", ["", "   ", "x" * 201])
+    async def test_bad_titles_are_clear_tool_errors(self, client, sessions, user_id, title) -> None:  # type: ignore[no-untyped-def]
+        result = await call(client, "add_task", user_id=user_id, title=title)
+        assert result.is_error
+        assert "Title must" in result.content[0].text
+        async with sessions() as s:
+            assert (await s.exec(select(Task).where(Task.user_id == user_id))).all() == []
+
+    async def test_another_users_task_is_not_found(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        task = (await call(client, "add_task", user_id=user_id, title="secret")).structured_content
+        for name, extra in (("complete_task", {}), ("delete_task", {}), ("update_task", {"title": "pwned"})):
+            result = await call(client, name, user_id="intruder", task_id=task["id"], **extra)
+            assert result.is_error and result.content[0].text == f"Task {task['id']} not found"
+        listing = (await call(client, "list_tasks", user_id="intruder")).structured_content
+        assert all(t["id"] != task["id"] for t in listing["tasks"])
+        async with sessions() as s:
+            row = await s.get(Task, task["id"])
+            assert (row.title, row.completed) == ("secret", False)
+
+    async def test_sql_looking_and_unicode_titles_are_stored_verbatim(self, client, user_id) -> None:  # type: ignore[no-untyped-def]
+        for title in ("'); DROP TABLE task; --", "买牛奶 🥛", "Ñandú <b>bold</b>"):
+            added = (await call(client, "add_task", user_id=user_id, title=title)).structured_content
+            assert added["title"] == title
+
+
+class TestRunLedger:
+    async def _run(self, sessions, user_id):  # type: ignore[no-untyped-def]
+        async with sessions() as s:
+            conversation = Conversation(user_id=user_id)
+            s.add(conversation)
+            await s.flush()
+            message = Message(user_id=user_id, conversation_id=conversation.id, role=Role.user, content="x")
+            s.add(message)
+            await s.flush()
+            run = Run(user_id=user_id, conversation_id=conversation.id, user_message_id=message.id)
+            s.add(run)
+            await s.commit()
+            return run.id
+
+    async def test_a_repeated_call_of_a_run_is_replayed_not_repeated(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run_id = await self._run(sessions, user_id)
+        meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:abc:1"}
+        first = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
+        again = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
+        assert first.structured_content == again.structured_content
+        async with sessions() as s:
+            assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
+            calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
+        assert [(c.seq, c.name, c.arguments, c.status) for c in calls] == [(1, "add_task", {"title": "once"}, "ok")]
+
+    async def test_errors_are_recorded_and_replayed(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run_id = await self._run(sessions, user_id)
+        meta = {META_RUN_ID: run_id, META_CALL_KEY: "delete_task:x:1"}
+        for _ in range(2):
+            result = await client.call_tool_mcp("delete_task", {"user_id": user_id, "task_id": 999999}, meta=meta)
+            assert result.is_error and result.content[0].text == "Task 999999 not found"
+        async with sessions() as s:
+            calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
+        assert [(c.status, c.error) for c in calls] == [("error", "Task 999999 not found")]
+
+    async def test_a_run_of_another_user_cannot_be_written_to(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run_id = await self._run(sessions, user_id)
+        meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:y:1"}
+        result = await client.call_tool_mcp("add_task", {"user_id": "intruder", "title": "x"}, meta=meta)
+        assert result.is_error
+        async with sessions() as s:
+            assert (await s.exec(select(Task).where(Task.user_id == "intruder", Task.title == "x"))).all() == []

@@ -1,0 +1,139 @@
+"""The worker's run job on real PostgreSQL and Redis, with the offline model or a scripted one."""
+
+import dataclasses
+
+import openai
+import pytest
+from agents.testing import ScriptedModel, assistant_message, function_call
+from sqlmodel import col, select
+
+from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall
+from worker.run import run_chat_job
+from worker.runtime import Runtime
+
+
+@pytest.fixture
+async def runtime(settings, sessions):  # type: ignore[no-untyped-def]
+    rt = await Runtime.create(settings)
+    yield rt
+    await rt.close()
+
+
+async def new_run(sessions, user_id: str, text: str, conversation_id: int | None = None) -> Run:  # type: ignore[no-untyped-def]
+    async with sessions() as s:
+        if conversation_id is None:
+            conversation = Conversation(user_id=user_id)
+            s.add(conversation)
+            await s.flush()
+            conversation_id = conversation.id
+        message = Message(user_id=user_id, conversation_id=conversation_id, role=Role.user, content=text)
+        s.add(message)
+        await s.flush()
+        run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message.id)
+        s.add(run)
+        await s.commit()
+        return run
+
+
+async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolCall]]:  # type: ignore[no-untyped-def]
+    async with sessions() as s:
+        run = await s.get(Run, run_id)
+        answer = await s.get(Message, run.assistant_message_id) if run.assistant_message_id else None
+        calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id).order_by(col(ToolCall.seq)))).all()
+        return run, answer, list(calls)
+
+
+class TestRunChatJob:
+    async def test_a_task_request_is_answered_with_its_tool_call_recorded(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run = await new_run(sessions, user_id, "Add a task to buy groceries")
+        await run_chat_job(runtime, run.id)
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and run.attempts == 1 and run.finished_at
+        assert "Buy groceries" in answer.content
+        assert [(c.name, c.arguments, c.status) for c in calls] == [("add_task", {"title": "Buy groceries"}, "ok")]
+        async with sessions() as s:
+            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == ["Buy groceries"]
+
+    async def test_history_reaches_the_agent_without_user_id(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        first = await new_run(sessions, user_id, "Add a task to call the plumber")
+        await run_chat_job(runtime, first.id)
+        second = await new_run(sessions, user_id, "mark it as done", first.conversation_id)
+        model = ScriptedModel([[assistant_message("ok")]])
+        await run_chat_job(dataclasses.replace(runtime, model=model), second.id)
+        (seen,) = model.calls
+        texts = [i.get("content") for i in seen.input if isinstance(i, dict) and "role" in i]
+        assert texts[0] == "Add a task to call the plumber" and texts[-1] == "mark it as done"
+        assert "Call the plumber" in texts[1]
+        earlier_calls = [i for i in seen.input if isinstance(i, dict) and i.get("type") == "function_call"]
+        assert [c["name"] for c in earlier_calls] == ["add_task"]
+        assert all("user_id" not in (t.params_json_schema.get("properties") or {}) for t in seen.tools)
+
+    async def test_the_model_cannot_choose_the_user(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run = await new_run(sessions, user_id, "add it for someone else")
+        model = ScriptedModel([[function_call("add_task", {"title": "planted", "user_id": "victim"}, call_id="c1")],
+                               [assistant_message("done")]])
+        await run_chat_job(dataclasses.replace(runtime, model=model), run.id)
+        async with sessions() as s:
+            assert (await s.exec(select(Task).where(Task.user_id == "victim"))).all() == []
+            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == ["planted"]
+
+    async def test_a_finished_run_is_skipped(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run = await new_run(sessions, user_id, "Add a task to water the plants")
+        await run_chat_job(runtime, run.id)
+        await run_chat_job(runtime, run.id)  # a duplicate delivery
+        run, _, calls = await reload(sessions, run.id)
+        assert run.attempts == 1 and len(calls) == 1
+        async with sessions() as s:
+            assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
+
+    async def test_a_retried_run_does_not_repeat_its_effects(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run = await new_run(sessions, user_id, "Add two tasks: buy milk and walk the dog")
+
+        crashing = ScriptedModel([[function_call("add_task", {"title": "Buy milk"}, call_id="a"),
+                                   function_call("add_task", {"title": "Walk the dog"}, call_id="b")]])
+        # The first attempt makes both calls, then the model "crashes" (script exhausted).
+        await run_chat_job(dataclasses.replace(runtime, model=crashing), run.id)
+        async with sessions() as s:  # pretend the worker died before finishing: back to running
+            row = await s.get(Run, run.id)
+            row.status, row.assistant_message_id = RunStatus.running, None
+            await s.commit()
+        await run_chat_job(runtime, run.id)  # the retry, with the offline model making the same calls
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and run.attempts == 2
+        async with sessions() as s:
+            titles = sorted(t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all())
+        assert titles == ["Buy milk", "Walk the dog"]
+        assert [c.name for c in calls] == ["add_task", "add_task"]
+
+    async def test_model_failure_ends_the_run_with_a_readable_reason(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        class Overloaded(ScriptedModel):
+            async def get_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                raise openai.RateLimitError("slow down", response=_response(429), body=None)
+
+            def stream_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                raise openai.RateLimitError("slow down", response=_response(429), body=None)
+
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(dataclasses.replace(runtime, model=Overloaded([])), run.id)
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and "RateLimitError" in run.error
+        assert answer.role == Role.assistant and "rate limited" in answer.content
+
+    async def test_history_is_a_bounded_window(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+        run = await new_run(sessions, user_id, "message 0")
+        await run_chat_job(dataclasses.replace(runtime, model=ScriptedModel([[assistant_message("hi")]])), run.id)
+        async with sessions() as s:
+            for n in range(1, 40):
+                s.add(Message(user_id=user_id, conversation_id=run.conversation_id, role=Role.user, content=f"message {n}"))
+            await s.commit()
+        last = await new_run(sessions, user_id, "the newest", run.conversation_id)
+        model = ScriptedModel([[assistant_message("ok")]])
+        await run_chat_job(dataclasses.replace(runtime, model=model), last.id)
+        texts = [i["content"] for i in model.calls[0].input if isinstance(i, dict) and "role" in i]
+        assert len(texts) == runtime.settings.history_max_messages and texts[-1] == "the newest"
+
+
+def _response(status: int):  # type: ignore[no-untyped-def]
+    import httpx2
+
+    return httpx2.Response(status, request=httpx2.Request("POST", "http://model.test/chat/completions"))

@@ -1,0 +1,31 @@
+from types import SimpleNamespace
+
+from mcp_tools.server import META_CALL_KEY, META_RUN_ID
+from worker.tools import META_USER_ID, RunContext, _without_user_id, resolve_meta
+
+
+class TestHiddenUserId:
+    def test_user_id_is_removed_from_the_schema_the_model_sees(self) -> None:
+        from mcp_types import Tool
+
+        tool = Tool(name="add_task", input_schema={"type": "object", "properties": {
+            "user_id": {"type": "string"}, "title": {"type": "string"}}, "required": ["user_id", "title"]})
+        hidden = _without_user_id(tool)
+        assert hidden.input_schema["properties"].keys() == {"title"}
+        assert hidden.input_schema["required"] == ["title"]
+        assert "user_id" in tool.input_schema["properties"]  # the original is untouched
+
+    def test_meta_carries_the_runs_user_and_numbers_repeated_calls(self) -> None:
+        run = RunContext(run_id=7, user_id="alice")
+
+        def meta(args: dict[str, object]) -> dict[str, object]:
+            ctx = SimpleNamespace(run_context=SimpleNamespace(context=run), tool_name="add_task", arguments=args)
+            return resolve_meta(ctx)  # type: ignore[arg-type]
+
+        first = meta({"title": "milk", "user_id": "mallory"})
+        second = meta({"title": "milk"})
+        other = meta({"title": "eggs"})
+        assert first[META_USER_ID] == "alice" and first[META_RUN_ID] == 7
+        assert first[META_CALL_KEY] != second[META_CALL_KEY]
+        assert first[META_CALL_KEY].rsplit(":", 1)[0] == second[META_CALL_KEY].rsplit(":", 1)[0]
+        assert other[META_CALL_KEY].endswith(":1")
