@@ -34,8 +34,11 @@ class KeySet:
 
     async def get(self, kid: str | None) -> list[jwt.PyJWK]:
         fresh = time.monotonic() - self._fetched_at < self.settings.jwks_cache_ttl_s
-        if not fresh or (kid is not None and kid not in self._keys and
-                         time.monotonic() - self._fetched_at > REFETCH_COOLDOWN_S):
+        if not fresh or (
+            kid is not None
+            and kid not in self._keys
+            and time.monotonic() - self._fetched_at > REFETCH_COOLDOWN_S
+        ):
             await self._refresh(keep_on_error=bool(self._keys))
         if kid is None:
             return list(self._keys.values())
@@ -100,8 +103,12 @@ class TokenVerifier:
         for key in candidates:
             try:
                 return jwt.decode(
-                    token, key.key, algorithms=self.settings.auth_algorithms, audience=self.settings.audience,
-                    issuer=self.settings.issuer, leeway=self.settings.auth_leeway_s,
+                    token,
+                    key.key,
+                    algorithms=self.settings.auth_algorithms,
+                    audience=self.settings.audience,
+                    issuer=self.settings.issuer,
+                    leeway=self.settings.auth_leeway_s,
                     options={"require": ["exp", "iat", "sub", "iss", "aud"]},
                 )
             except jwt.InvalidSignatureError as exc:

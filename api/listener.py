@@ -76,7 +76,9 @@ class RunListener:
         delay = 0.1
         while True:
             try:
-                self._client = aredis.Redis.from_url(self.redis_url, socket_connect_timeout=2, health_check_interval=15)
+                self._client = aredis.Redis.from_url(
+                    self.redis_url, socket_connect_timeout=2, health_check_interval=15
+                )
                 self._pubsub = self._client.pubsub()
                 await self._pubsub.subscribe(f"{self.prefix}:listener")
                 if self._queues:

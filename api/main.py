@@ -26,9 +26,20 @@ from common.settings import Settings, get_settings
 
 log = logging.getLogger("taskchat.api")
 MAX_BODY_BYTES = 64 * 1024
-STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-                422: "validation_error", 429: "rate_limited", 503: "unavailable", 504: "timeout"}
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+    504: "timeout",
+}
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -44,8 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.settings = settings
         state.engine = make_engine(settings)
         state.sessions = make_session_factory(state.engine)
-        state.redis = aredis.Redis(connection_pool=aredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=32, timeout=3, socket_connect_timeout=2, socket_timeout=5))
+        state.redis = aredis.Redis(
+            connection_pool=aredis.BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=32, timeout=3, socket_connect_timeout=2, socket_timeout=5
+            )
+        )
         state.broker = make_broker(settings, max_connections=32)
         state.http = httpx2.AsyncClient()
         state.verifier = TokenVerifier(settings, state.http)
@@ -60,8 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.broker.close()
             await state.engine.dispose()
 
-    app = FastAPI(title="taskchat", version="0.1.0", lifespan=lifespan,
-                  description="Backend of an AI todo assistant: chat, and an agent manages your tasks.")
+    app = FastAPI(
+        title="taskchat",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Backend of an AI todo assistant: chat, and an agent manages your tasks.",
+    )
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(health.router)
@@ -80,8 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return error(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.detail),
-                     dict(exc.headers or {}))
+        return error(
+            exc.status_code,
+            STATUS_CODES.get(exc.status_code, "error"),
+            str(exc.detail),
+            dict(exc.headers or {}),
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
@@ -93,18 +115,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RedisError)
     async def on_redis_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("api.redis_unavailable error=%r", exc)
-        return error(503, "unavailable", "The message broker is unavailable; please retry.", {"Retry-After": "2"})
+        return error(
+            503, "unavailable", "The message broker is unavailable; please retry.", {"Retry-After": "2"}
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unexpected_error")
         return error(500, "internal_error", "Something went wrong on our side.")
 
-    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_credentials=True,
-                       allow_methods=["GET", "POST", "OPTIONS"],
-                       allow_headers=["authorization", "content-type", "idempotency-key", "last-event-id",
-                                      "chatkit-frame-instance-id"],
-                       expose_headers=["retry-after"], max_age=600)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=[
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "last-event-id",
+            "chatkit-frame-instance-id",
+        ],
+        expose_headers=["retry-after"],
+        max_age=600,
+    )
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app

@@ -7,8 +7,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 async def send_error(send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -40,7 +45,9 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await send_error(send, 413, "payload_too_large", f"The request body exceeds {self.max_bytes} bytes.")
+            await send_error(
+                send, 413, "payload_too_large", f"The request body exceeds {self.max_bytes} bytes."
+            )
             return
         received = 0
 
@@ -56,7 +63,9 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await send_error(send, 413, "payload_too_large", f"The request body exceeds {self.max_bytes} bytes.")
+            await send_error(
+                send, 413, "payload_too_large", f"The request body exceeds {self.max_bytes} bytes."
+            )
 
 
 class _TooLarge(Exception):

@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> None:
         token = mint_token(get_settings(), args.user)
     headers = {"Authorization": f"Bearer {token}"}
     conversation_id = None
-    print(f"taskchat — chatting as {args.user} on {args.url}. Empty line or Ctrl-D quits.")  # noqa: T201
+    print(f"taskchat — chatting as {args.user} on {args.url}. Empty line or Ctrl-D quits.")
     with httpx2.Client(base_url=args.url, headers=headers, timeout=120) as http:
         while True:
             try:
@@ -24,12 +24,16 @@ def run(args: argparse.Namespace) -> None:
                 break
             if not line:
                 break
-            response = http.post(f"/api/{args.user}/chat", json={"message": line, "conversation_id": conversation_id})
+            response = http.post(
+                f"/api/{args.user}/chat", json={"message": line, "conversation_id": conversation_id}
+            )
             body = response.json()
             if response.status_code != 200:
-                print(f"error {response.status_code}: {body.get('error', {}).get('message')}", file=sys.stderr)  # noqa: T201
+                print(
+                    f"error {response.status_code}: {body.get('error', {}).get('message')}", file=sys.stderr
+                )
                 continue
             conversation_id = body["conversation_id"]
             for call in body["tool_calls"]:
-                print(f"  · {call['name']}({call['arguments']}) -> {call['status']}")  # noqa: T201
-            print(f"taskchat> {body['response']}")  # noqa: T201
+                print(f"  · {call['name']}({call['arguments']}) -> {call['status']}")
+            print(f"taskchat> {body['response']}")

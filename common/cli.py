@@ -12,7 +12,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="taskchat", description="AI todo assistant backend.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    dev = commands.add_parser("dev", help="run everything on this machine (embedded Postgres and Redis if unset)")
+    dev = commands.add_parser(
+        "dev", help="run everything on this machine (embedded Postgres and Redis if unset)"
+    )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
 
@@ -42,11 +44,18 @@ def main(argv: list[str] | None = None) -> None:
     chat.add_argument("--token", default=os.environ.get("TASKCHAT_TOKEN"))
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run = {"dev": "common.devserver:run", "api": f"{__name__}:_api", "worker": f"{__name__}:_worker",
-           "mcp": f"{__name__}:_mcp", "migrate": f"{__name__}:_migrate", "token": f"{__name__}:_token",
-           "chat": "common.chatclient:run"}[args.command]
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    run = {
+        "dev": "common.devserver:run",
+        "api": f"{__name__}:_api",
+        "worker": f"{__name__}:_worker",
+        "mcp": f"{__name__}:_mcp",
+        "migrate": f"{__name__}:_migrate",
+        "token": f"{__name__}:_token",
+        "chat": "common.chatclient:run",
+    }[args.command]
     module, _, name = run.partition(":")
     getattr(import_module(module), name)(args)
 
@@ -54,8 +63,15 @@ def main(argv: list[str] | None = None) -> None:
 def _api(args: argparse.Namespace) -> None:
     import uvicorn
 
-    uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -63,7 +79,8 @@ def _worker(args: argparse.Namespace) -> None:
     from dramatiq.cli import make_argument_parser
 
     dramatiq_args = make_argument_parser().parse_args(
-        ["worker.actors", "--processes", str(args.processes), "--threads", str(args.threads)])
+        ["worker.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
+    )
     sys.exit(dramatiq_main(dramatiq_args))
 
 
@@ -96,7 +113,7 @@ def _token(args: argparse.Namespace) -> None:
     from common.devkeys import mint_token
     from common.settings import get_settings
 
-    print(mint_token(get_settings(), args.user_id, ttl_s=args.ttl))  # noqa: T201
+    print(mint_token(get_settings(), args.user_id, ttl_s=args.ttl))
 
 
 if __name__ == "__main__":

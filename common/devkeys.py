@@ -37,5 +37,11 @@ def mint_token(settings: Settings, user_id: str, *, ttl_s: int = 7 * 24 * 3600) 
     jwk = json.loads(path.read_text())["keys"][0]
     key = jwt.PyJWK(jwk)
     now = int(time.time())
-    claims = {"sub": user_id, "iss": settings.issuer, "aud": settings.audience, "iat": now, "exp": now + ttl_s}
+    claims = {
+        "sub": user_id,
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
     return jwt.encode(claims, key.key, algorithm="EdDSA", headers={"kid": jwk["kid"]})

@@ -29,9 +29,28 @@ def _embedded_redis(home: Path) -> tuple[str, subprocess.Popen[bytes]]:
     folder.mkdir(parents=True, exist_ok=True)
     socket = folder / "redis.sock"
     process = subprocess.Popen(
-        [redis_server, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700", "--dir", str(folder),
-         "--save", "60", "1", "--appendonly", "no", "--loglevel", "warning", "--logfile", str(folder / "redis.log")],
-        start_new_session=True)  # Ctrl-C reaches the API and worker first; Redis stops after them
+        [
+            redis_server,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(folder),
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(folder / "redis.log"),
+        ],
+        start_new_session=True,
+    )  # Ctrl-C reaches the API and worker first; Redis stops after them
     for _ in range(100):
         if socket.exists():
             break
@@ -91,7 +110,8 @@ def _banner(settings: Settings, url: str) -> None:
     from common.devkeys import mint_token
 
     token = mint_token(settings, "demo")
-    print(f"""
+    print(
+        f"""
 taskchat is running ({settings.llm_provider} model)
   API       {url}   (OpenAPI docs at {url}/docs)
   user      demo
@@ -102,4 +122,6 @@ Try it:
        -H 'Content-Type: application/json' -d '{{"message": "add a task to buy milk"}}'
   .venv/bin/taskchat chat --user demo --token {token}
 Stop with Ctrl-C.
-""", flush=True)  # noqa: T201
+""",
+        flush=True,
+    )

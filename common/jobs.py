@@ -28,7 +28,9 @@ class _WakeConsumer(_RedisConsumer):
         if self.message_cache or self.outstanding_message_count >= self.prefetch:
             return super().__next__()
         try:
-            self.message_cache = self.broker.do_fetch(self.queue_name, self.prefetch - self.outstanding_message_count)
+            self.message_cache = self.broker.do_fetch(
+                self.queue_name, self.prefetch - self.outstanding_message_count
+            )
             if not self.message_cache:
                 self.broker.client.blpop([self.broker.wake_key(self.queue_name)], timeout=self.timeout / 1000)
                 return None
@@ -50,7 +52,9 @@ class WakeRedisBroker(RedisBroker):
         sent = super().enqueue(message, delay=delay)
         if delay is None:
             key = self.wake_key(message.queue_name)
-            self.client.pipeline(transaction=False).lpush(key, 1).ltrim(key, 0, WAKE_TOKENS_KEPT - 1).execute()
+            self.client.pipeline(transaction=False).lpush(key, 1).ltrim(
+                key, 0, WAKE_TOKENS_KEPT - 1
+            ).execute()
         return sent
 
 
@@ -58,8 +62,12 @@ def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBr
     # redis-py 8 raises at once when its pool (100 by default) is exhausted; size it to our threads
     # and wait for a free connection instead of failing.
     pool = redis.BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=max_connections, timeout=5, socket_connect_timeout=2,
-        socket_timeout=10, health_check_interval=30,
+        settings.redis_url,
+        max_connections=max_connections,
+        timeout=5,
+        socket_connect_timeout=2,
+        socket_timeout=10,
+        health_check_interval=30,
     )
     return WakeRedisBroker(
         client=redis.Redis(connection_pool=pool),

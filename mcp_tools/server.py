@@ -35,7 +35,9 @@ META_CALL_KEY = "taskchat/call_key"
 
 _session: ContextVar[AsyncSession] = ContextVar("taskchat_tool_session")
 # An async engine belongs to the event loop it runs on, so the binding is per loop.
-_factories: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionFactory]" = weakref.WeakKeyDictionary()
+_factories: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionFactory]" = (
+    weakref.WeakKeyDictionary()
+)
 _default_factory: SessionFactory | None = None
 
 
@@ -184,8 +186,15 @@ class RunLedger(Middleware):
                 await session.rollback()
                 if run_id is not None and key:
                     await _record(
-                        session, run_id=int(run_id), key=str(key), user_id=user_id, name=name,
-                        arguments=arguments, result=None, error=_error_text(exc), started=started,
+                        session,
+                        run_id=int(run_id),
+                        key=str(key),
+                        user_id=user_id,
+                        name=name,
+                        arguments=arguments,
+                        result=None,
+                        error=_error_text(exc),
+                        started=started,
                     )
                     await session.commit()
                 raise
@@ -193,8 +202,15 @@ class RunLedger(Middleware):
                 _session.reset(token)
             if run_id is not None and key:
                 await _record(
-                    session, run_id=int(run_id), key=str(key), user_id=user_id, name=name,
-                    arguments=arguments, result=result.structured_content, error=None, started=started,
+                    session,
+                    run_id=int(run_id),
+                    key=str(key),
+                    user_id=user_id,
+                    name=name,
+                    arguments=arguments,
+                    result=result.structured_content,
+                    error=None,
+                    started=started,
                 )
             await session.commit()
         return result
@@ -208,19 +224,35 @@ async def _find_call(session: AsyncSession, *, run_id: int, key: str, user_id: s
 
 
 async def _record(
-    session: AsyncSession, *, run_id: int, key: str, user_id: str, name: str,
-    arguments: dict[str, Any], result: Any, error: str | None, started: float,
+    session: AsyncSession,
+    *,
+    run_id: int,
+    key: str,
+    user_id: str,
+    name: str,
+    arguments: dict[str, Any],
+    result: Any,
+    error: str | None,
+    started: float,
 ) -> None:
     # The run row lock orders the calls of one run, so `seq` has no gaps or duplicates.
     run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).first()
     if run is None or run.user_id != user_id:
         raise ToolError(f"Run {run_id} not found")
-    seq = (await session.exec(select(func.coalesce(func.max(ToolCall.seq), 0)).where(ToolCall.run_id == run_id))).one()
+    seq = (
+        await session.exec(select(func.coalesce(func.max(ToolCall.seq), 0)).where(ToolCall.run_id == run_id))
+    ).one()
     session.add(
         ToolCall(
-            run_id=run_id, user_id=user_id, seq=seq + 1, call_key=key, name=name, arguments=arguments,
+            run_id=run_id,
+            user_id=user_id,
+            seq=seq + 1,
+            call_key=key,
+            name=name,
+            arguments=arguments,
             result=json.loads(json.dumps(result, default=str)) if result is not None else None,
-            status="error" if error is not None else "ok", error=error,
+            status="error" if error is not None else "ok",
+            error=error,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
     )
@@ -240,8 +272,13 @@ class ServiceTokenAuth:
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 body = b'{"error":{"code":"unauthorized","message":"A valid service token is required."}}'
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

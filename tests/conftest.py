@@ -16,16 +16,18 @@ TEST_DB = f"taskchat_test_{RUN_ID}"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CI = os.environ.get("CI") == "true"
 
-os.environ.update({
-    "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{TEST_DB}",
-    "REDIS_URL": REDIS_URL,
-    "REDIS_PREFIX": f"taskchat-test-{RUN_ID}",
-    "LLM_PROVIDER": "offline",
-    "TASKCHAT_HOME": f"/tmp/taskchat-test-{RUN_ID}",
-    "ALLOWED_ORIGINS": "http://localhost:3000,https://app.example.com",
-    "CHAT_TIMEOUT_S": "15",
-    "OPENAI_AGENTS_DISABLE_TRACING": "1",
-})
+os.environ.update(
+    {
+        "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{TEST_DB}",
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": f"taskchat-test-{RUN_ID}",
+        "LLM_PROVIDER": "offline",
+        "TASKCHAT_HOME": f"/tmp/taskchat-test-{RUN_ID}",
+        "ALLOWED_ORIGINS": "http://localhost:3000,https://app.example.com",
+        "CHAT_TIMEOUT_S": "15",
+        "OPENAI_AGENTS_DISABLE_TRACING": "1",
+    }
+)
 for name in ("GEMINI_API_KEY", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "AUTH_JWKS_FILE", "MCP_URL"):
     os.environ.pop(name, None)
 

@@ -6,8 +6,14 @@ from worker.run import RunDeferred, run_chat_job
 from worker.runtime import get_runtime
 
 
-@dramatiq.actor(actor_name=RUN_CHAT, queue_name=CHAT_QUEUE, max_retries=5, min_backoff=250, max_backoff=10_000,
-                time_limit=300_000)
+@dramatiq.actor(
+    actor_name=RUN_CHAT,
+    queue_name=CHAT_QUEUE,
+    max_retries=5,
+    min_backoff=250,
+    max_backoff=10_000,
+    time_limit=300_000,
+)
 async def run_chat(run_id: int) -> None:
     """Runs the agent for one persisted run. Retried (with backoff) only on infrastructure errors such as
     a database outage; model failures end the run as failed with a readable reason. A run whose

@@ -14,8 +14,11 @@ from common.models import Message, Role, Run, ToolCall
 async def load_history(session: AsyncSession, *, run: Run, limit: int) -> list[dict[str, Any]]:
     stmt = (
         select(Message)
-        .where(Message.conversation_id == run.conversation_id, Message.user_id == run.user_id,
-               col(Message.id) <= run.user_message_id)
+        .where(
+            Message.conversation_id == run.conversation_id,
+            Message.user_id == run.user_id,
+            col(Message.id) <= run.user_message_id,
+        )
         .order_by(col(Message.id).desc())
         .limit(limit)
     )
@@ -37,8 +40,14 @@ async def load_history(session: AsyncSession, *, run: Run, limit: int) -> list[d
         for call in calls_by_message.get(message.id or 0, []):
             call_id = f"tc_{call.id}"
             output = json.dumps(call.result) if call.status == "ok" else (call.error or "error")
-            items.append({"type": "function_call", "call_id": call_id, "name": call.name,
-                          "arguments": json.dumps(call.arguments)})
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call_id,
+                    "name": call.name,
+                    "arguments": json.dumps(call.arguments),
+                }
+            )
             items.append({"type": "function_call_output", "call_id": call_id, "output": output})
         items.append({"role": str(message.role), "content": message.content})
     return items

@@ -12,7 +12,11 @@ def make_model(settings: Settings) -> Model:
         if not settings.gemini_api_key:
             raise RuntimeError("LLM_PROVIDER=gemini needs GEMINI_API_KEY")
         # The client retries 429, 5xx and timeouts with exponential backoff and jitter.
-        client = AsyncOpenAI(api_key=settings.gemini_api_key, base_url=settings.gemini_base_url,
-                             max_retries=settings.model_max_retries, timeout=settings.model_timeout_s)
+        client = AsyncOpenAI(
+            api_key=settings.gemini_api_key,
+            base_url=settings.gemini_base_url,
+            max_retries=settings.model_max_retries,
+            timeout=settings.model_timeout_s,
+        )
         return OpenAIChatCompletionsModel(model=settings.gemini_model, openai_client=client)
     return OfflineModel()

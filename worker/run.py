@@ -15,9 +15,9 @@ from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
+from redis.exceptions import RedisError
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from redis.exceptions import RedisError
 from sqlmodel import col, select
 
 from common.models import Conversation, Message, Role, Run, RunStatus, utcnow
@@ -43,8 +43,12 @@ async def run_chat_job(rt: Runtime, run_id: int) -> None:
     if run is None:
         return
     if run.attempts > MAX_ATTEMPTS:
-        await _finish(rt, run, text="Sorry — I couldn't complete that request after several attempts. Please try again.",
-                      error=f"gave up after {MAX_ATTEMPTS} attempts")
+        await _finish(
+            rt,
+            run,
+            text="Sorry — I couldn't complete that request after several attempts. Please try again.",
+            error=f"gave up after {MAX_ATTEMPTS} attempts",
+        )
         return
 
     async with rt.sessions() as session:
@@ -68,9 +72,14 @@ async def _claim(rt: Runtime, run_id: int) -> Run | None:
         if run is None or run.status in (RunStatus.succeeded, RunStatus.failed):
             return None  # unknown, or a duplicate delivery of a finished run
         earlier = await session.exec(
-            select(Run.id).where(Run.conversation_id == run.conversation_id, col(Run.id) < run.id,
-                                 col(Run.status).in_([RunStatus.queued, RunStatus.running]),
-                                 Run.created_at > utcnow() - ORDERING_PATIENCE).limit(1)
+            select(Run.id)
+            .where(
+                Run.conversation_id == run.conversation_id,
+                col(Run.id) < run.id,
+                col(Run.status).in_([RunStatus.queued, RunStatus.running]),
+                Run.created_at > utcnow() - ORDERING_PATIENCE,
+            )
+            .limit(1)
         )
         if earlier.first() is not None:
             raise RunDeferred(run_id)
@@ -82,11 +91,17 @@ async def _claim(rt: Runtime, run_id: int) -> Run | None:
 
 
 async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
-    agent = Agent(name="taskchat", instructions=INSTRUCTIONS, model=rt.model, mcp_servers=[rt.tools],
-                  model_settings=ModelSettings(temperature=0.2))
+    agent = Agent(
+        name="taskchat",
+        instructions=INSTRUCTIONS,
+        model=rt.model,
+        mcp_servers=[rt.tools],
+        model_settings=ModelSettings(temperature=0.2),
+    )
     context = RunContext(run_id=run.id or 0, user_id=run.user_id)
-    result = Runner.run_streamed(agent, history, context=context, max_turns=MAX_TURNS,
-                                 run_config=RunConfig(tracing_disabled=True))
+    result = Runner.run_streamed(
+        agent, history, context=context, max_turns=MAX_TURNS, run_config=RunConfig(tracing_disabled=True)
+    )
     names: dict[str, str] = {}
     async for event in result.stream_events():
         if isinstance(event, RawResponsesStreamEvent) and isinstance(event.data, ResponseTextDeltaEvent):
@@ -95,32 +110,52 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> st
             raw = event.item.raw_item
             call_id, name = getattr(raw, "call_id", ""), getattr(raw, "name", "")
             names[call_id] = name
-            await rt.events.publish(run.id or 0, "tool_call", {
-                "call_id": call_id, "name": name, "arguments": _json_or_text(getattr(raw, "arguments", "{}"))})
+            await rt.events.publish(
+                run.id or 0,
+                "tool_call",
+                {
+                    "call_id": call_id,
+                    "name": name,
+                    "arguments": _json_or_text(getattr(raw, "arguments", "{}")),
+                },
+            )
         elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallOutputItem):
             raw = event.item.raw_item
             call_id = raw.get("call_id", "") if isinstance(raw, dict) else getattr(raw, "call_id", "")
-            await rt.events.publish(run.id or 0, "tool_result", {
-                "call_id": call_id, "name": names.get(call_id, ""), "result": _json_or_text(event.item.output)})
+            await rt.events.publish(
+                run.id or 0,
+                "tool_result",
+                {
+                    "call_id": call_id,
+                    "name": names.get(call_id, ""),
+                    "result": _json_or_text(event.item.output),
+                },
+            )
     return str(result.final_output or "").strip() or "Done."
 
 
 async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> None:
     status = RunStatus.failed if error else RunStatus.succeeded
     async with rt.sessions() as session:
-        answer = Message(user_id=run.user_id, conversation_id=run.conversation_id, role=Role.assistant, content=text)
+        answer = Message(
+            user_id=run.user_id, conversation_id=run.conversation_id, role=Role.assistant, content=text
+        )
         session.add(answer)
         await session.flush()
         # Only the attempt that still owns the run may finish it.
         finished = await session.exec(
-            update(Run).where(col(Run.id) == run.id, col(Run.status) == RunStatus.running)
+            update(Run)
+            .where(col(Run.id) == run.id, col(Run.status) == RunStatus.running)
             .values(status=status, assistant_message_id=answer.id, error=error, finished_at=utcnow())
         )
         if finished.rowcount == 0:
             await session.rollback()
             return
-        await session.exec(update(Conversation).where(col(Conversation.id) == run.conversation_id)
-                           .values(updated_at=utcnow()))
+        await session.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == run.conversation_id)
+            .values(updated_at=utcnow())
+        )
         await session.commit()
     if error:
         await rt.events.publish(run.id or 0, "error", {"code": "run_failed", "message": text})

@@ -37,8 +37,15 @@ class Runtime:
         client = aredis.Redis(connection_pool=pool)
         tools = TaskTools(url=settings.mcp_url, token=settings.mcp_service_token)
         await tools.connect()
-        return cls(settings, engine, sessions, client, RunEventPublisher(client, settings.redis_prefix), tools,
-                   make_model(settings))
+        return cls(
+            settings,
+            engine,
+            sessions,
+            client,
+            RunEventPublisher(client, settings.redis_prefix),
+            tools,
+            make_model(settings),
+        )
 
     async def close(self) -> None:
         await self.tools.cleanup()

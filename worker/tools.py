@@ -63,15 +63,21 @@ class TaskTools(MCPServer):
             self._tools = [_without_user_id(tool) for tool in await self._client.list_tools()]
         return self._tools
 
-    async def call_tool(self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None,
-                        ) -> CallToolResult:
+    async def call_tool(
+        self,
+        tool_name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any] | None = None,
+    ) -> CallToolResult:
         assert self._client is not None, "connect() first"
         meta = dict(meta or {})
         user_id = meta.pop(META_USER_ID, None)
         if user_id is None:
             raise RuntimeError("tool call without a run's user")
         # Whatever the model put in the arguments, the run's user wins.
-        return await self._client.call_tool_mcp(tool_name, {**(arguments or {}), "user_id": user_id}, meta=meta)
+        return await self._client.call_tool_mcp(
+            tool_name, {**(arguments or {}), "user_id": user_id}, meta=meta
+        )
 
     async def list_prompts(self) -> ListPromptsResult:
         return ListPromptsResult(prompts=[])

@@ -25,7 +25,10 @@ async def chat(
     """Send a message; the agent answers, calling task tools as needed."""
     state = request.app.state
     run, created = await service.submit_message(
-        session, user_id=user_id, request=body, idempotency_key=idempotency_key,
+        session,
+        user_id=user_id,
+        request=body,
+        idempotency_key=idempotency_key,
         max_inflight=state.settings.max_inflight_runs_per_user,
     )
     assert run.id is not None
@@ -33,10 +36,13 @@ async def chat(
     async with state.listener.listen(run.id) as events:  # subscribed before enqueueing
         if created:
             await service.enqueue_after_commit(state.broker, run.id)
-        finished = await service.wait_until_finished(state.sessions, events, run.id,
-                                                     timeout_s=state.settings.chat_timeout_s)
+        finished = await service.wait_until_finished(
+            state.sessions, events, run.id, timeout_s=state.settings.chat_timeout_s
+        )
     if not finished:
-        raise RunTimeout(f"Run {run.id} did not finish in time; its answer will land in conversation "
-                         f"{run.conversation_id}.")
+        raise RunTimeout(
+            f"Run {run.id} did not finish in time; its answer will land in conversation "
+            f"{run.conversation_id}."
+        )
     async with state.sessions() as fresh:
         return await service.chat_result(fresh, run_id=run.id, user_id=user_id)

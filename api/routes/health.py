@@ -32,8 +32,11 @@ async def readyz(request: Request) -> JSONResponse:
         except Exception as exc:
             results[name] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in results.values())
-    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results},
-                        status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "2"})
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status_code=200 if ready else 503,
+        headers={} if ready else {"Retry-After": "2"},
+    )
 
 
 @router.get("/metrics")

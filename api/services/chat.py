@@ -27,7 +27,12 @@ INFLIGHT_WINDOW = timedelta(minutes=10)
 
 
 async def submit_message(
-    session: AsyncSession, *, user_id: str, request: ChatRequest, idempotency_key: str | None, max_inflight: int
+    session: AsyncSession,
+    *,
+    user_id: str,
+    request: ChatRequest,
+    idempotency_key: str | None,
+    max_inflight: int,
 ) -> tuple[Run, bool]:
     """Returns the run and whether it is new (and so must be enqueued)."""
     if idempotency_key:
@@ -36,17 +41,28 @@ async def submit_message(
             await _check_same_request(session, existing, request)
             return existing, False
 
-    inflight = (await session.exec(
-        select(func.count()).select_from(Run).where(
-            Run.user_id == user_id, col(Run.status).in_([RunStatus.queued, RunStatus.running]),
-            Run.created_at > utcnow() - INFLIGHT_WINDOW)
-    )).one()
+    inflight = (
+        await session.exec(
+            select(func.count())
+            .select_from(Run)
+            .where(
+                Run.user_id == user_id,
+                col(Run.status).in_([RunStatus.queued, RunStatus.running]),
+                Run.created_at > utcnow() - INFLIGHT_WINDOW,
+            )
+        )
+    ).one()
     if inflight >= max_inflight:
         raise RateLimited(f"Too many messages in flight ({inflight}); wait for an answer first.")
 
     if request.conversation_id is not None:
-        conversation = (await session.exec(select(Conversation).where(
-            Conversation.id == request.conversation_id, Conversation.user_id == user_id))).first()
+        conversation = (
+            await session.exec(
+                select(Conversation).where(
+                    Conversation.id == request.conversation_id, Conversation.user_id == user_id
+                )
+            )
+        ).first()
         if conversation is None:
             raise ConversationNotFound(request.conversation_id)
         conversation.updated_at = utcnow()
@@ -56,12 +72,18 @@ async def submit_message(
         await session.flush()
     assert conversation.id is not None
 
-    message = Message(user_id=user_id, conversation_id=conversation.id, role=Role.user, content=request.message)
+    message = Message(
+        user_id=user_id, conversation_id=conversation.id, role=Role.user, content=request.message
+    )
     session.add(message)
     await session.flush()
     assert message.id is not None
-    run = Run(user_id=user_id, conversation_id=conversation.id, user_message_id=message.id,
-              idempotency_key=idempotency_key)
+    run = Run(
+        user_id=user_id,
+        conversation_id=conversation.id,
+        user_message_id=message.id,
+        idempotency_key=idempotency_key,
+    )
     session.add(run)
     try:
         await session.commit()
@@ -96,7 +118,9 @@ async def enqueue_after_commit(broker: dramatiq.Broker, run_id: int) -> None:
     except Exception as exc:
         # The run stays queued in Postgres; the sweeper enqueues it once the broker is back.
         log.warning("chat.enqueue_failed run_id=%s error=%r", run_id, exc)
-        raise Unavailable(f"The job queue is unavailable; run {run_id} is saved and will be answered later.") from exc
+        raise Unavailable(
+            f"The job queue is unavailable; run {run_id} is saved and will be answered later."
+        ) from exc
 
 
 async def wait_until_finished(
@@ -124,17 +148,35 @@ async def run_finished(sessions: SessionFactory, run_id: int) -> bool:
 
 
 def tool_call_public(call: ToolCall) -> dict[str, Any]:
-    return {"id": call.id, "name": call.name, "arguments": call.arguments, "result": call.result,
-            "status": call.status, "error": call.error, "duration_ms": call.duration_ms}
+    return {
+        "id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "result": call.result,
+        "status": call.status,
+        "error": call.error,
+        "duration_ms": call.duration_ms,
+    }
 
 
 async def chat_result(session: AsyncSession, *, run_id: int, user_id: str) -> dict[str, Any]:
     run = (await session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id))).one()
     if run.status not in FINISHED or run.assistant_message_id is None:
-        raise RunTimeout(f"Run {run_id} has not finished yet; its answer will land in conversation "
-                         f"{run.conversation_id}.")
+        raise RunTimeout(
+            f"Run {run_id} has not finished yet; its answer will land in conversation {run.conversation_id}."
+        )
     answer = await session.get(Message, run.assistant_message_id)
-    calls = (await session.exec(select(ToolCall).where(ToolCall.run_id == run_id, ToolCall.user_id == user_id)
-                                .order_by(col(ToolCall.seq)))).all()
-    return {"conversation_id": run.conversation_id, "message_id": run.assistant_message_id, "run_id": run.id,
-            "response": answer.content if answer else "", "tool_calls": [tool_call_public(c) for c in calls]}
+    calls = (
+        await session.exec(
+            select(ToolCall)
+            .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id)
+            .order_by(col(ToolCall.seq))
+        )
+    ).all()
+    return {
+        "conversation_id": run.conversation_id,
+        "message_id": run.assistant_message_id,
+        "run_id": run.id,
+        "response": answer.content if answer else "",
+        "tool_calls": [tool_call_public(c) for c in calls],
+    }

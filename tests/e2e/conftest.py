@@ -11,8 +11,9 @@ from tests.helpers import free_port, wait_for_http
 
 def taskchat(*args: str) -> subprocess.Popen[bytes]:
     """A real `taskchat` process with the test run's configuration."""
-    return subprocess.Popen([sys.executable, "-m", "common.cli", *args], env=dict(os.environ),
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "common.cli", *args], env=dict(os.environ), start_new_session=True
+    )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -27,7 +27,9 @@ def mcp_url(settings):  # type: ignore[no-untyped-def]
 
 
 class TestMcpOverHttp:
-    @pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {SERVICE_TOKEN}", f"Bearer {SERVICE_TOKEN}x"])
+    @pytest.mark.parametrize(
+        "header", [None, "Bearer wrong", f"Basic {SERVICE_TOKEN}", f"Bearer {SERVICE_TOKEN}x"]
+    )
     async def test_calls_without_the_service_token_are_401(self, mcp_url, header) -> None:  # type: ignore[no-untyped-def]
         headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
         if header:
@@ -40,9 +42,18 @@ class TestMcpOverHttp:
     async def test_an_mcp_client_with_the_token_manages_tasks(self, mcp_url, user_id) -> None:  # type: ignore[no-untyped-def]
         async with Client(StreamableHttpTransport(mcp_url, auth=SERVICE_TOKEN)) as client:
             assert {t.name for t in await client.list_tools()} == {
-                "add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+                "add_task",
+                "list_tasks",
+                "complete_task",
+                "delete_task",
+                "update_task",
+            }
             added = await client.call_tool("add_task", {"user_id": user_id, "title": "Over HTTP"})
             listed = await client.call_tool("list_tasks", {"user_id": user_id, "status": "pending"})
-            missing = await client.call_tool_mcp("complete_task", {"user_id": "someone-else", "task_id": added.structured_content["id"]})
+            missing = await client.call_tool_mcp(
+                "complete_task", {"user_id": "someone-else", "task_id": added.structured_content["id"]}
+            )
         assert [t["title"] for t in listed.structured_content["tasks"]] == ["Over HTTP"]
-        assert missing.is_error and missing.content[0].text == f"Task {added.structured_content['id']} not found"
+        assert (
+            missing.is_error and missing.content[0].text == f"Task {added.structured_content['id']} not found"
+        )

@@ -21,27 +21,50 @@ async def http(api_url):  # type: ignore[no-untyped-def]
 
 
 async def chat(http, user_id, auth, message, conversation_id=None, **headers):  # type: ignore[no-untyped-def]
-    body = {"message": message} if conversation_id is None else {"message": message, "conversation_id": conversation_id}
+    body = (
+        {"message": message}
+        if conversation_id is None
+        else {"message": message, "conversation_id": conversation_id}
+    )
     return await http.post(f"/api/{user_id}/chat", json=body, headers={**auth, **headers})
 
 
 class TestChat:
-    async def test_a_task_request_returns_the_answer_and_its_tool_calls(self, http, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_task_request_returns_the_answer_and_its_tool_calls(
+        self, http, sessions, user_id, auth
+    ) -> None:  # type: ignore[no-untyped-def]
         response = await chat(http, user_id, auth, "Add a task to buy groceries")
         assert response.status_code == 200, response.text
         body = response.json()
         assert set(body) == {"conversation_id", "message_id", "run_id", "response", "tool_calls"}
         assert "Buy groceries" in body["response"]
         (call,) = body["tool_calls"]
-        assert (call["name"], call["arguments"], call["status"]) == ("add_task", {"title": "Buy groceries"}, "ok")
+        assert (call["name"], call["arguments"], call["status"]) == (
+            "add_task",
+            {"title": "Buy groceries"},
+            "ok",
+        )
         async with sessions() as s:
-            rows = (await s.exec(select(ToolCall).where(ToolCall.run_id == body["run_id"]).order_by(col(ToolCall.seq)))).all()
+            rows = (
+                await s.exec(
+                    select(ToolCall).where(ToolCall.run_id == body["run_id"]).order_by(col(ToolCall.seq))
+                )
+            ).all()
             answer = await s.get(Message, body["message_id"])
             run = await s.get(Run, body["run_id"])
             tasks = (await s.exec(select(Task).where(Task.user_id == user_id))).all()
         assert body["tool_calls"] == [
-            {"id": r.id, "name": r.name, "arguments": r.arguments, "result": r.result, "status": r.status,
-             "error": r.error, "duration_ms": r.duration_ms} for r in rows]
+            {
+                "id": r.id,
+                "name": r.name,
+                "arguments": r.arguments,
+                "result": r.result,
+                "status": r.status,
+                "error": r.error,
+                "duration_ms": r.duration_ms,
+            }
+            for r in rows
+        ]
         assert answer.content == body["response"] and answer.role == Role.assistant
         assert run.status == RunStatus.succeeded and run.conversation_id == body["conversation_id"]
         assert [t.title for t in tasks] == ["Buy groceries"]
@@ -56,11 +79,15 @@ class TestChat:
         assert task.completed
 
     async def test_full_task_lifecycle(self, http, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
-        conv = (await chat(http, user_id, auth, "Add two tasks: buy milk and walk the dog")).json()["conversation_id"]
+        conv = (await chat(http, user_id, auth, "Add two tasks: buy milk and walk the dog")).json()[
+            "conversation_id"
+        ]
         listed = (await chat(http, user_id, auth, "What's pending?", conv)).json()
         assert "Buy milk" in listed["response"] and "Walk the dog" in listed["response"]
         assert (await chat(http, user_id, auth, "I finished buying milk", conv)).status_code == 200
-        assert (await chat(http, user_id, auth, "Rename 'walk the dog' to 'walk the dog twice'", conv)).status_code == 200
+        assert (
+            await chat(http, user_id, auth, "Rename 'walk the dog' to 'walk the dog twice'", conv)
+        ).status_code == 200
         deleted = (await chat(http, user_id, auth, "delete the milk task", conv)).json()
         assert [c["name"] for c in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
         async with sessions() as s:
@@ -68,20 +95,38 @@ class TestChat:
         assert [(t.title, t.completed) for t in tasks] == [("Walk the dog twice", False)]
 
     async def test_idempotency_key_returns_the_same_run(self, http, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
-        first = await chat(http, user_id, auth, "Add a task to renew my passport", **{"Idempotency-Key": "k-1"})
-        again = await chat(http, user_id, auth, "Add a task to renew my passport", **{"Idempotency-Key": "k-1"})
+        first = await chat(
+            http, user_id, auth, "Add a task to renew my passport", **{"Idempotency-Key": "k-1"}
+        )
+        again = await chat(
+            http, user_id, auth, "Add a task to renew my passport", **{"Idempotency-Key": "k-1"}
+        )
         assert first.status_code == again.status_code == 200
         assert first.json() == again.json()
         other = await chat(http, user_id, auth, "Add a task to renew my visa", **{"Idempotency-Key": "k-1"})
         assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
         async with sessions() as s:
-            assert len((await s.exec(select(Message).where(Message.user_id == user_id, Message.role == Role.user))).all()) == 1
+            assert (
+                len(
+                    (
+                        await s.exec(
+                            select(Message).where(Message.user_id == user_id, Message.role == Role.user)
+                        )
+                    ).all()
+                )
+                == 1
+            )
             assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
 
 
 class TestErrors:
     async def test_missing_or_bad_token_is_401(self, http, user_id) -> None:  # type: ignore[no-untyped-def]
-        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"Authorization": "Basic abc"},
+            {"Authorization": "Bearer"},
+        ):
             response = await http.post(f"/api/{user_id}/chat", json={"message": "hi"}, headers=headers)
             assert response.status_code == 401
             assert response.json()["error"]["code"] == "unauthorized"
@@ -94,7 +139,9 @@ class TestErrors:
     async def test_another_users_conversation_is_404(self, http, settings, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
         owner = "owner-" + user_id
         owner_auth = {"Authorization": f"Bearer {mint_token(settings, owner)}"}
-        theirs = (await chat(http, owner, owner_auth, "Add a task to plan the surprise party")).json()["conversation_id"]
+        theirs = (await chat(http, owner, owner_auth, "Add a task to plan the surprise party")).json()[
+            "conversation_id"
+        ]
         response = await chat(http, user_id, auth, "show my tasks", theirs)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
         history = await http.get(f"/api/{user_id}/conversations/{theirs}/messages", headers=auth)
@@ -104,12 +151,24 @@ class TestErrors:
         async with sessions() as s:
             assert len((await s.exec(select(Message).where(Message.conversation_id == theirs))).all()) == 2
 
-    @pytest.mark.parametrize("body", [
-        {}, {"message": ""}, {"message": "   "}, {"message": "x" * 4001}, {"message": 42},
-        {"message": "hi", "conversation_id": "abc"}, {"message": "hi", "conversation_id": 0},
-        {"message": "hi", "conversation_id": 2**40}, {"message": "hi", "role": "system"}, [], "hi",
-        {"message": "nul \x00 byte"}, {"message": ["a"]},
-    ])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {},
+            {"message": ""},
+            {"message": "   "},
+            {"message": "x" * 4001},
+            {"message": 42},
+            {"message": "hi", "conversation_id": "abc"},
+            {"message": "hi", "conversation_id": 0},
+            {"message": "hi", "conversation_id": 2**40},
+            {"message": "hi", "role": "system"},
+            [],
+            "hi",
+            {"message": "nul \x00 byte"},
+            {"message": ["a"]},
+        ],
+    )
     async def test_bad_bodies_are_422_with_the_error_json(self, http, sessions, user_id, auth, body) -> None:  # type: ignore[no-untyped-def]
         response = await http.post(f"/api/{user_id}/chat", json=body, headers=auth)
         assert response.status_code == 422, response.text
@@ -118,18 +177,28 @@ class TestErrors:
             assert (await s.exec(select(Message).where(Message.user_id == user_id))).all() == []
 
     async def test_invalid_json_is_422_and_huge_body_is_413(self, http, user_id, auth) -> None:  # type: ignore[no-untyped-def]
-        broken = await http.post(f"/api/{user_id}/chat", content=b"{not json", headers={**auth, "content-type": "application/json"})
+        broken = await http.post(
+            f"/api/{user_id}/chat", content=b"{not json", headers={**auth, "content-type": "application/json"}
+        )
         assert broken.status_code == 422
         huge = await http.post(f"/api/{user_id}/chat", json={"message": "x" * 200_000}, headers=auth)
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
 
     async def test_origins_not_on_the_allowlist_are_403(self, http, user_id, auth) -> None:  # type: ignore[no-untyped-def]
-        bad = await http.post(f"/api/{user_id}/chat", json={"message": "hi"},
-                              headers={**auth, "Origin": "https://evil.example.com"})
+        bad = await http.post(
+            f"/api/{user_id}/chat",
+            json={"message": "hi"},
+            headers={**auth, "Origin": "https://evil.example.com"},
+        )
         assert bad.status_code == 403 and bad.json()["error"]["code"] == "origin_not_allowed"
-        preflight = await http.options(f"/api/{user_id}/chat", headers={
-            "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type,chatkit-frame-instance-id"})
+        preflight = await http.options(
+            f"/api/{user_id}/chat",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,chatkit-frame-instance-id",
+            },
+        )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
 
@@ -139,11 +208,19 @@ class TestErrors:
             s.add(conversation)
             await s.flush()
             for _ in range(settings.max_inflight_runs_per_user):
-                message = Message(user_id=user_id, conversation_id=conversation.id, role=Role.user, content="x")
+                message = Message(
+                    user_id=user_id, conversation_id=conversation.id, role=Role.user, content="x"
+                )
                 s.add(message)
                 await s.flush()
-                s.add(Run(user_id=user_id, conversation_id=conversation.id, user_message_id=message.id,
-                          status=RunStatus.running))
+                s.add(
+                    Run(
+                        user_id=user_id,
+                        conversation_id=conversation.id,
+                        user_message_id=message.id,
+                        status=RunStatus.running,
+                    )
+                )
             await s.commit()
         response = await chat(http, user_id, auth, "one more")
         assert response.status_code == 429 and response.headers["retry-after"]
@@ -156,7 +233,9 @@ class TestReadEndpoints:
         listing = (await http.get(f"/api/{user_id}/conversations", headers=auth)).json()
         assert [c["id"] for c in listing["conversations"]] == [first["conversation_id"]]
         assert listing["conversations"][0]["preview"] == "Add a task to water the plants"
-        history = (await http.get(f"/api/{user_id}/conversations/{first['conversation_id']}/messages", headers=auth)).json()
+        history = (
+            await http.get(f"/api/{user_id}/conversations/{first['conversation_id']}/messages", headers=auth)
+        ).json()
         assert [m["role"] for m in history["messages"]] == ["user", "assistant", "user", "assistant"]
         assert history["messages"][1]["tool_calls"] == first["tool_calls"]
         assert history["messages"][1]["run_id"] == first["run_id"]

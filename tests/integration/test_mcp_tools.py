@@ -32,8 +32,14 @@ class TestToolDefinitions:
 
 class TestTaskTools:
     async def test_add_list_complete_update_delete(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
-        added = (await call(client, "add_task", user_id=user_id, title="  Buy milk ", description="2 litres")).structured_content
-        assert added["title"] == "Buy milk" and added["description"] == "2 litres" and added["completed"] is False
+        added = (
+            await call(client, "add_task", user_id=user_id, title="  Buy milk ", description="2 litres")
+        ).structured_content
+        assert (
+            added["title"] == "Buy milk"
+            and added["description"] == "2 litres"
+            and added["completed"] is False
+        )
         task_id = added["id"]
 
         done = (await call(client, "complete_task", user_id=user_id, task_id=task_id)).structured_content
@@ -42,7 +48,9 @@ class TestTaskTools:
         completed = (await call(client, "list_tasks", user_id=user_id, status="completed")).structured_content
         assert pending == {"tasks": []} and [t["id"] for t in completed["tasks"]] == [task_id]
 
-        updated = (await call(client, "update_task", user_id=user_id, task_id=task_id, title="Buy oat milk")).structured_content
+        updated = (
+            await call(client, "update_task", user_id=user_id, task_id=task_id, title="Buy oat milk")
+        ).structured_content
         assert (updated["title"], updated["description"]) == ("Buy oat milk", "2 litres")
 
         deleted = (await call(client, "delete_task", user_id=user_id, task_id=task_id)).structured_content
@@ -98,13 +106,17 @@ class TestRunLedger:
         async with sessions() as s:
             assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
             calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
-        assert [(c.seq, c.name, c.arguments, c.status) for c in calls] == [(1, "add_task", {"title": "once"}, "ok")]
+        assert [(c.seq, c.name, c.arguments, c.status) for c in calls] == [
+            (1, "add_task", {"title": "once"}, "ok")
+        ]
 
     async def test_errors_are_recorded_and_replayed(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
         run_id = await self._run(sessions, user_id)
         meta = {META_RUN_ID: run_id, META_CALL_KEY: "delete_task:x:1"}
         for _ in range(2):
-            result = await client.call_tool_mcp("delete_task", {"user_id": user_id, "task_id": 999999}, meta=meta)
+            result = await client.call_tool_mcp(
+                "delete_task", {"user_id": user_id, "task_id": 999999}, meta=meta
+            )
             assert result.is_error and result.content[0].text == "Task 999999 not found"
         async with sessions() as s:
             calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
@@ -116,4 +128,6 @@ class TestRunLedger:
         result = await client.call_tool_mcp("add_task", {"user_id": "intruder", "title": "x"}, meta=meta)
         assert result.is_error
         async with sessions() as s:
-            assert (await s.exec(select(Task).where(Task.user_id == "intruder", Task.title == "x"))).all() == []
+            assert (
+                await s.exec(select(Task).where(Task.user_id == "intruder", Task.title == "x"))
+            ).all() == []

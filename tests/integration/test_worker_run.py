@@ -39,20 +39,28 @@ async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolC
     async with sessions() as s:
         run = await s.get(Run, run_id)
         answer = await s.get(Message, run.assistant_message_id) if run.assistant_message_id else None
-        calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id).order_by(col(ToolCall.seq)))).all()
+        calls = (
+            await s.exec(select(ToolCall).where(ToolCall.run_id == run_id).order_by(col(ToolCall.seq)))
+        ).all()
         return run, answer, list(calls)
 
 
 class TestRunChatJob:
-    async def test_a_task_request_is_answered_with_its_tool_call_recorded(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_task_request_is_answered_with_its_tool_call_recorded(
+        self, runtime, sessions, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
         run = await new_run(sessions, user_id, "Add a task to buy groceries")
         await run_chat_job(runtime, run.id)
         run, answer, calls = await reload(sessions, run.id)
         assert run.status == RunStatus.succeeded and run.attempts == 1 and run.finished_at
         assert "Buy groceries" in answer.content
-        assert [(c.name, c.arguments, c.status) for c in calls] == [("add_task", {"title": "Buy groceries"}, "ok")]
+        assert [(c.name, c.arguments, c.status) for c in calls] == [
+            ("add_task", {"title": "Buy groceries"}, "ok")
+        ]
         async with sessions() as s:
-            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == ["Buy groceries"]
+            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == [
+                "Buy groceries"
+            ]
 
     async def test_history_reaches_the_agent_without_user_id(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
         first = await new_run(sessions, user_id, "Add a task to call the plumber")
@@ -70,12 +78,18 @@ class TestRunChatJob:
 
     async def test_the_model_cannot_choose_the_user(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
         run = await new_run(sessions, user_id, "add it for someone else")
-        model = ScriptedModel([[function_call("add_task", {"title": "planted", "user_id": "victim"}, call_id="c1")],
-                               [assistant_message("done")]])
+        model = ScriptedModel(
+            [
+                [function_call("add_task", {"title": "planted", "user_id": "victim"}, call_id="c1")],
+                [assistant_message("done")],
+            ]
+        )
         await run_chat_job(dataclasses.replace(runtime, model=model), run.id)
         async with sessions() as s:
             assert (await s.exec(select(Task).where(Task.user_id == "victim"))).all() == []
-            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == ["planted"]
+            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == [
+                "planted"
+            ]
 
     async def test_a_finished_run_is_skipped(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
         run = await new_run(sessions, user_id, "Add a task to water the plants")
@@ -89,8 +103,14 @@ class TestRunChatJob:
     async def test_a_retried_run_does_not_repeat_its_effects(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
         run = await new_run(sessions, user_id, "Add two tasks: buy milk and walk the dog")
 
-        crashing = ScriptedModel([[function_call("add_task", {"title": "Buy milk"}, call_id="a"),
-                                   function_call("add_task", {"title": "Walk the dog"}, call_id="b")]])
+        crashing = ScriptedModel(
+            [
+                [
+                    function_call("add_task", {"title": "Buy milk"}, call_id="a"),
+                    function_call("add_task", {"title": "Walk the dog"}, call_id="b"),
+                ]
+            ]
+        )
         # The first attempt makes both calls, then the model "crashes" (script exhausted).
         await run_chat_job(dataclasses.replace(runtime, model=crashing), run.id)
         async with sessions() as s:  # pretend the worker died before finishing: back to running
@@ -101,11 +121,15 @@ class TestRunChatJob:
         run, answer, calls = await reload(sessions, run.id)
         assert run.status == RunStatus.succeeded and run.attempts == 2
         async with sessions() as s:
-            titles = sorted(t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all())
+            titles = sorted(
+                t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()
+            )
         assert titles == ["Buy milk", "Walk the dog"]
         assert [c.name for c in calls] == ["add_task", "add_task"]
 
-    async def test_model_failure_ends_the_run_with_a_readable_reason(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_model_failure_ends_the_run_with_a_readable_reason(
+        self, runtime, sessions, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
         class Overloaded(ScriptedModel):
             async def get_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
                 raise openai.RateLimitError("slow down", response=_response(429), body=None)
@@ -121,10 +145,19 @@ class TestRunChatJob:
 
     async def test_history_is_a_bounded_window(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
         run = await new_run(sessions, user_id, "message 0")
-        await run_chat_job(dataclasses.replace(runtime, model=ScriptedModel([[assistant_message("hi")]])), run.id)
+        await run_chat_job(
+            dataclasses.replace(runtime, model=ScriptedModel([[assistant_message("hi")]])), run.id
+        )
         async with sessions() as s:
             for n in range(1, 40):
-                s.add(Message(user_id=user_id, conversation_id=run.conversation_id, role=Role.user, content=f"message {n}"))
+                s.add(
+                    Message(
+                        user_id=user_id,
+                        conversation_id=run.conversation_id,
+                        role=Role.user,
+                        content=f"message {n}",
+                    )
+                )
             await s.commit()
         last = await new_run(sessions, user_id, "the newest", run.conversation_id)
         model = ScriptedModel([[assistant_message("ok")]])

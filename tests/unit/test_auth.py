@@ -41,13 +41,16 @@ class TestTokenVerifier:
         verifier, key = verifier_and_key
         assert (await verifier.verify(_token(key)))["sub"] == "alice"
 
-    @pytest.mark.parametrize("claims", [
-        {"exp": int(time.time()) - 120},
-        {"iat": int(time.time()) + 3600},
-        {"iss": "https://evil.example.com"},
-        {"aud": "https://other.example.com"},
-        {"sub": None},
-    ])
+    @pytest.mark.parametrize(
+        "claims",
+        [
+            {"exp": int(time.time()) - 120},
+            {"iat": int(time.time()) + 3600},
+            {"iss": "https://evil.example.com"},
+            {"aud": "https://other.example.com"},
+            {"sub": None},
+        ],
+    )
     async def test_bad_claims_are_401(self, verifier_and_key, claims) -> None:  # type: ignore[no-untyped-def]
         verifier, key = verifier_and_key
         with pytest.raises(Unauthorized):
@@ -60,13 +63,18 @@ class TestTokenVerifier:
 
     async def test_alg_none_and_hs256_are_401(self, verifier_and_key, tmp_path) -> None:  # type: ignore[no-untyped-def]
         verifier, _ = verifier_and_key
-        unsigned = jwt.encode({"sub": "alice", "iss": ISS, "aud": AUD, "exp": 9999999999, "iat": 1}, None,
-                              algorithm="none")
+        unsigned = jwt.encode(
+            {"sub": "alice", "iss": ISS, "aud": AUD, "exp": 9999999999, "iat": 1}, None, algorithm="none"
+        )
         with pytest.raises(Unauthorized):
             await verifier.verify(unsigned)
         public_x = json.loads((tmp_path / "jwks.json").read_text())["keys"][0]["x"]
-        hs = jwt.encode({"sub": "alice", "iss": ISS, "aud": AUD, "exp": 9999999999, "iat": 1}, public_x * 2,
-                        algorithm="HS256", headers={"kid": "k1"})
+        hs = jwt.encode(
+            {"sub": "alice", "iss": ISS, "aud": AUD, "exp": 9999999999, "iat": 1},
+            public_x * 2,
+            algorithm="HS256",
+            headers={"kid": "k1"},
+        )
         with pytest.raises(Unauthorized):
             await verifier.verify(hs)
 

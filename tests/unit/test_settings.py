@@ -26,7 +26,9 @@ class TestSettings:
     def test_pooled_neon_url_disables_prepared_statements(self) -> None:
         from common.db import connect_args
 
-        pooled = connect_args(Settings(_env_file=None, database_url="postgresql://u@ep-x-pooler.neon.tech/db"))
+        pooled = connect_args(
+            Settings(_env_file=None, database_url="postgresql://u@ep-x-pooler.neon.tech/db")
+        )
         direct = connect_args(Settings(_env_file=None, database_url="postgresql://u@ep-x.neon.tech/db"))
         assert "prepare_threshold" in pooled and pooled["prepare_threshold"] is None
         assert "prepare_threshold" not in direct

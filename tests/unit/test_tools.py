@@ -8,8 +8,14 @@ class TestHiddenUserId:
     def test_user_id_is_removed_from_the_schema_the_model_sees(self) -> None:
         from mcp_types import Tool
 
-        tool = Tool(name="add_task", input_schema={"type": "object", "properties": {
-            "user_id": {"type": "string"}, "title": {"type": "string"}}, "required": ["user_id", "title"]})
+        tool = Tool(
+            name="add_task",
+            input_schema={
+                "type": "object",
+                "properties": {"user_id": {"type": "string"}, "title": {"type": "string"}},
+                "required": ["user_id", "title"],
+            },
+        )
         hidden = _without_user_id(tool)
         assert hidden.input_schema["properties"].keys() == {"title"}
         assert hidden.input_schema["required"] == ["title"]
@@ -19,7 +25,9 @@ class TestHiddenUserId:
         run = RunContext(run_id=7, user_id="alice")
 
         def meta(args: dict[str, object]) -> dict[str, object]:
-            ctx = SimpleNamespace(run_context=SimpleNamespace(context=run), tool_name="add_task", arguments=args)
+            ctx = SimpleNamespace(
+                run_context=SimpleNamespace(context=run), tool_name="add_task", arguments=args
+            )
             return resolve_meta(ctx)  # type: ignore[arg-type]
 
         first = meta({"title": "milk", "user_id": "mallory"})

@@ -82,18 +82,31 @@ class Turn:
 
 def _call(name: str, arguments: dict[str, Any]) -> ResponseFunctionToolCall:
     call_id = f"call_{uuid.uuid4().hex[:16]}"
-    return ResponseFunctionToolCall(id=f"fc_{call_id}", call_id=call_id, type="function_call", name=name,
-                                    arguments=json.dumps(arguments, ensure_ascii=False), status="completed")
+    return ResponseFunctionToolCall(
+        id=f"fc_{call_id}",
+        call_id=call_id,
+        type="function_call",
+        name=name,
+        arguments=json.dumps(arguments, ensure_ascii=False),
+        status="completed",
+    )
 
 
 def _message(text: str) -> ResponseOutputMessage:
-    return ResponseOutputMessage(id=f"msg_{uuid.uuid4().hex[:16]}", type="message", role="assistant", status="completed",
-                                 content=[ResponseOutputText(type="output_text", text=text, annotations=[])])
+    return ResponseOutputMessage(
+        id=f"msg_{uuid.uuid4().hex[:16]}",
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
+    )
 
 
 def _needs_tasks(intents: list[Intent]) -> bool:
-    return any(i.kind in ("list", "complete_all", "delete_all") or
-               (i.kind in ACTION_TOOL and i.ref.query) for i in intents)
+    return any(
+        i.kind in ("list", "complete_all", "delete_all") or (i.kind in ACTION_TOOL and i.ref.query)
+        for i in intents
+    )
 
 
 def decide(items: list[Any]) -> list[OutputItem]:
@@ -121,8 +134,11 @@ def decide(items: list[Any]) -> list[OutputItem]:
     return [_message(_report(turn, intents, listing, notes))]
 
 
-def _plan_calls(intents: list[Intent], tasks: list[dict[str, Any]], context: ConversationContext,
-                ) -> tuple[list[OutputItem], list[str]]:
+def _plan_calls(
+    intents: list[Intent],
+    tasks: list[dict[str, Any]],
+    context: ConversationContext,
+) -> tuple[list[OutputItem], list[str]]:
     calls: list[OutputItem] = []
     notes: list[str] = []
     for intent in intents:
@@ -139,7 +155,11 @@ def _plan_calls(intents: list[Intent], tasks: list[dict[str, Any]], context: Con
             doomed = [t for t in tasks if intent.status == "all" or t["completed"]]
             calls += [_call("delete_task", {"task_id": t["id"]}) for t in doomed]
             if not doomed:
-                notes.append("There are no completed tasks to delete." if intent.status == "completed" else "Your list is already empty.")
+                notes.append(
+                    "There are no completed tasks to delete."
+                    if intent.status == "completed"
+                    else "Your list is already empty."
+                )
         elif intent.kind in ACTION_TOOL:
             found = resolve(intent.ref, tasks=tasks, context=context)
             target = found.task_id if found.task_id is not None else (found.task or {}).get("id")
@@ -185,42 +205,91 @@ def _report(turn: Turn, intents: list[Intent], listing: Any, notes: list[str] | 
 
 
 def _usage() -> ResponseUsage:
-    return ResponseUsage(input_tokens=0, output_tokens=0, total_tokens=0,
-                         input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
-                         output_tokens_details=OutputTokensDetails(reasoning_tokens=0))
+    return ResponseUsage(
+        input_tokens=0,
+        output_tokens=0,
+        total_tokens=0,
+        input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
+        output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
+    )
 
 
 class OfflineModel(Model):
-    async def get_response(self, system_instructions: Any, input: Any, model_settings: Any, tools: Any,
-                           output_schema: Any, handoffs: Any, tracing: Any, *, previous_response_id: Any = None,
-                           conversation_id: Any = None, prompt: Any = None, **_: Any) -> ModelResponse:
+    async def get_response(
+        self,
+        system_instructions: Any,
+        input: Any,
+        model_settings: Any,
+        tools: Any,
+        output_schema: Any,
+        handoffs: Any,
+        tracing: Any,
+        *,
+        previous_response_id: Any = None,
+        conversation_id: Any = None,
+        prompt: Any = None,
+        **_: Any,
+    ) -> ModelResponse:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         return ModelResponse(output=decide(items), usage=Usage(requests=1), response_id=None)
 
-    async def stream_response(self, system_instructions: Any, input: Any, model_settings: Any, tools: Any,
-                              output_schema: Any, handoffs: Any, tracing: Any, *, previous_response_id: Any = None,
-                              conversation_id: Any = None, prompt: Any = None, **_: Any) -> AsyncIterator[Any]:
+    async def stream_response(
+        self,
+        system_instructions: Any,
+        input: Any,
+        model_settings: Any,
+        tools: Any,
+        output_schema: Any,
+        handoffs: Any,
+        tracing: Any,
+        *,
+        previous_response_id: Any = None,
+        conversation_id: Any = None,
+        prompt: Any = None,
+        **_: Any,
+    ) -> AsyncIterator[Any]:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         output = decide(items)
-        response = Response(id=f"resp_{uuid.uuid4().hex[:12]}", created_at=0, model="offline", object="response",
-                            output=[], tool_choice="auto", tools=[], parallel_tool_calls=True, status="in_progress")
+        response = Response(
+            id=f"resp_{uuid.uuid4().hex[:12]}",
+            created_at=0,
+            model="offline",
+            object="response",
+            output=[],
+            tool_choice="auto",
+            tools=[],
+            parallel_tool_calls=True,
+            status="in_progress",
+        )
         seq = 0
         yield ResponseCreatedEvent(type="response.created", response=response, sequence_number=seq)
         for index, item in enumerate(output):
             seq += 1
-            yield ResponseOutputItemAddedEvent(type="response.output_item.added", item=item, output_index=index,
-                                               sequence_number=seq)
+            yield ResponseOutputItemAddedEvent(
+                type="response.output_item.added", item=item, output_index=index, sequence_number=seq
+            )
             if isinstance(item, ResponseOutputMessage):
                 text = item.content[0].text  # type: ignore[union-attr]
                 for piece in _pieces(text):
                     seq += 1
-                    yield ResponseTextDeltaEvent(type="response.output_text.delta", item_id=item.id, output_index=index,
-                                                 content_index=0, delta=piece, logprobs=[], sequence_number=seq)
+                    yield ResponseTextDeltaEvent(
+                        type="response.output_text.delta",
+                        item_id=item.id,
+                        output_index=index,
+                        content_index=0,
+                        delta=piece,
+                        logprobs=[],
+                        sequence_number=seq,
+                    )
             seq += 1
-            yield ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=index,
-                                              sequence_number=seq)
-        yield ResponseCompletedEvent(type="response.completed", sequence_number=seq + 1, response=response.model_copy(
-            update={"output": output, "status": "completed", "usage": _usage()}))
+            yield ResponseOutputItemDoneEvent(
+                type="response.output_item.done", item=item, output_index=index, sequence_number=seq
+            )
+        yield ResponseCompletedEvent(
+            type="response.completed",
+            sequence_number=seq + 1,
+            response=response.model_copy(update={"output": output, "status": "completed", "usage": _usage()}),
+        )
 
 
 def _pieces(text: str, size: int = 24) -> list[str]:

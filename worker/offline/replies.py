@@ -23,18 +23,27 @@ def done_line(name: str, result: dict[str, Any]) -> str:
 
 
 def failed_line(name: str, error: str) -> str:
-    verb = {"add_task": "add that task", "complete_task": "complete that task", "delete_task": "delete that task",
-            "update_task": "update that task", "list_tasks": "list your tasks"}.get(name, "do that")
+    verb = {
+        "add_task": "add that task",
+        "complete_task": "complete that task",
+        "delete_task": "delete that task",
+        "update_task": "update that task",
+        "list_tasks": "list your tasks",
+    }.get(name, "do that")
     return f"I couldn't {verb}: {error.rstrip('.')}."
 
 
 def task_list(tasks: list[dict[str, Any]], status: str) -> str:
     label = {"pending": "pending ", "completed": "completed "}.get(status, "")
     if not tasks:
-        return {"pending": "Nothing pending — you're all caught up!", "completed": "You haven't completed any tasks yet."}.get(
-            status, "Your list is empty. Want me to add something?")
-    lines = [f"{i}. {t['title']}" + (" ✓" if t["completed"] and status == "all" else "") + f" (task {t['id']})"
-             for i, t in enumerate(tasks, 1)]
+        return {
+            "pending": "Nothing pending — you're all caught up!",
+            "completed": "You haven't completed any tasks yet.",
+        }.get(status, "Your list is empty. Want me to add something?")
+    lines = [
+        f"{i}. {t['title']}" + (" ✓" if t["completed"] and status == "all" else "") + f" (task {t['id']})"
+        for i, t in enumerate(tasks, 1)
+    ]
     noun = "task" if len(tasks) == 1 else "tasks"
     return f"You have {len(tasks)} {label}{noun}:\n" + "\n".join(lines)
 
@@ -58,5 +67,7 @@ def chat(message: str) -> str:
         return "You're welcome! Let me know whenever you need anything else."
     if any(low.startswith(w) for w in ("hi", "hello", "hey", "good morning", "good evening", "yo")):
         return "Hi! I can add, list, complete, update and delete your tasks. What would you like to do?"
-    return "I can help with your todo list — adding, listing, completing, updating or deleting tasks. " \
-           "What would you like to do?"
+    return (
+        "I can help with your todo list — adding, listing, completing, updating or deleting tasks. "
+        "What would you like to do?"
+    )

@@ -7,9 +7,49 @@ from typing import Any
 
 from worker.offline.language import Ref
 
-STOPWORDS = {"the", "a", "an", "my", "to", "of", "for", "and", "with", "on", "in", "at", "task", "todo", "item",
-             "one", "please", "about", "that", "this", "it", "i", "me", "is", "are", "was", "be", "been", "has",
-             "have", "off", "up", "just", "so", "now", "all", "done", "finished", "completed", "called", "named"}
+STOPWORDS = {
+    "the",
+    "a",
+    "an",
+    "my",
+    "to",
+    "of",
+    "for",
+    "and",
+    "with",
+    "on",
+    "in",
+    "at",
+    "task",
+    "todo",
+    "item",
+    "one",
+    "please",
+    "about",
+    "that",
+    "this",
+    "it",
+    "i",
+    "me",
+    "is",
+    "are",
+    "was",
+    "be",
+    "been",
+    "has",
+    "have",
+    "off",
+    "up",
+    "just",
+    "so",
+    "now",
+    "all",
+    "done",
+    "finished",
+    "completed",
+    "called",
+    "named",
+}
 
 
 def _stem(word: str) -> str:
