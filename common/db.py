@@ -20,12 +20,14 @@ def connect_args(settings: Settings) -> dict[str, object]:
     return args
 
 
-def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def make_engine(
+    settings: Settings, *, pool_size: int | None = None, pool_timeout_s: float | None = None
+) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_s,
+        pool_timeout=pool_timeout_s or settings.db_pool_timeout_s,
         pool_pre_ping=True,
         pool_recycle=300,  # a suspended Neon compute drops idle connections
         connect_args=connect_args(settings),

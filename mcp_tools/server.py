@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
 import weakref
 from contextvars import ContextVar
@@ -259,6 +260,20 @@ async def _record(
 
 
 mcp.add_middleware(RunLedger())
+
+
+class _ExpectedToolErrors(logging.Filter):
+    """A tool error ("Task 42 not found") is an answer for the model, not a server fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        expected = message.startswith("Invalid arguments for tool") or (
+            message.startswith("Error calling tool") and not record.exc_info
+        )
+        return not expected
+
+
+logging.getLogger("fastmcp.server.server").addFilter(_ExpectedToolErrors())
 
 
 class ServiceTokenAuth:

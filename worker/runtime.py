@@ -30,7 +30,8 @@ class Runtime:
 
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":
-        engine = make_engine(settings)
+        # Runs wait for a connection rather than fail: the API answers fast, the worker finishes.
+        engine = make_engine(settings, pool_size=20, pool_timeout_s=30.0)
         sessions = make_session_factory(engine)
         bind_sessions(sessions)
         pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
