@@ -18,7 +18,9 @@ def taskchat(*args: str) -> subprocess.Popen[bytes]:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
+        # The leader only: dramatiq's main process forwards SIGTERM to its workers, and a second
+        # SIGTERM makes a worker exit mid-shutdown and hang on its live threads.
+        process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
