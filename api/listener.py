@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from common.events import channel, decode_pubsub
+from common.events import RunEvent, channel, decode_pubsub
 
 log = logging.getLogger("taskchat.listener")
 
@@ -23,7 +23,7 @@ log = logging.getLogger("taskchat.listener")
 class RunListener:
     def __init__(self, redis_url: str, prefix: str) -> None:
         self.redis_url, self.prefix = redis_url, prefix
-        self._queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._queues: dict[str, set[asyncio.Queue[RunEvent]]] = defaultdict(set)
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._client: aredis.Redis | None = None
         self._pubsub: Any = None
@@ -45,9 +45,9 @@ class RunListener:
         return sum(len(q) for q in self._queues.values())
 
     @contextlib.asynccontextmanager
-    async def listen(self, run_id: int) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    async def listen(self, run_id: int) -> AsyncIterator[asyncio.Queue[RunEvent]]:
         name = channel(self.prefix, run_id)
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue: asyncio.Queue[RunEvent] = asyncio.Queue()
         first = not self._queues[name]
         self._queues[name].add(queue)
         try:

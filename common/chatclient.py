@@ -1,7 +1,11 @@
-"""`taskchat chat`: a terminal client that signs in with a development token."""
+"""`taskchat chat`: a terminal client that signs in with a development token and streams answers."""
 
 import argparse
+import json
 import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 
@@ -13,27 +17,54 @@ def run(args: argparse.Namespace) -> None:
         from common.settings import get_settings
 
         token = mint_token(get_settings(), args.user)
-    headers = {"Authorization": f"Bearer {token}"}
     conversation_id = None
     print(f"taskchat — chatting as {args.user} on {args.url}. Empty line or Ctrl-D quits.")
-    with httpx2.Client(base_url=args.url, headers=headers, timeout=120) as http:
+    with httpx2.Client(base_url=args.url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
         while True:
             try:
                 line = input("you> ").strip()
             except (EOFError, KeyboardInterrupt):
+                print()
                 break
             if not line:
                 break
-            response = http.post(
-                f"/api/{args.user}/chat", json={"message": line, "conversation_id": conversation_id}
-            )
-            body = response.json()
-            if response.status_code != 200:
-                print(
-                    f"error {response.status_code}: {body.get('error', {}).get('message')}", file=sys.stderr
-                )
-                continue
-            conversation_id = body["conversation_id"]
-            for call in body["tool_calls"]:
-                print(f"  · {call['name']}({call['arguments']}) -> {call['status']}")
-            print(f"taskchat> {body['response']}")
+            conversation_id = _turn(http, args.user, line, conversation_id)
+
+
+def _turn(http: httpx2.Client, user: str, message: str, conversation_id: int | None) -> int | None:
+    headers = {"Accept": "text/event-stream", "Idempotency-Key": uuid.uuid4().hex}
+    body = {"message": message, "conversation_id": conversation_id}
+    with http.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as response:
+        if response.status_code != 200:
+            error = json.loads(response.read() or b"{}").get("error", {})
+            print(f"error {response.status_code}: {error.get('message', response.reason_phrase)}", file=sys.stderr)
+            return conversation_id
+        writing = False
+        for event, data in _events(response.iter_lines()):
+            if event == "run":
+                conversation_id = data["conversation_id"]
+            elif event == "tool_call":
+                print(f"  · {data['name']}({json.dumps(data['arguments'], ensure_ascii=False)})")
+            elif event == "delta":
+                if not writing:
+                    print("taskchat> ", end="")
+                    writing = True
+                print(data["text"], end="", flush=True)
+            elif event == "done":
+                print()
+            elif event == "error":
+                print(f"\nerror: {data['message']}", file=sys.stderr)
+    return conversation_id
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
+    event, data = "message", ""
+    for line in lines:
+        if not line:
+            if data:
+                yield event, json.loads(data)
+            event, data = "message", ""
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()

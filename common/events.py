@@ -1,25 +1,39 @@
-"""The transient run-event channel. The worker appends each event of a run to a Redis stream (kept
-briefly for replay) and publishes it on the run's pub/sub channel in one round trip. Redis holds no
-state that matters: the answer is always read back from Postgres."""
+"""The transient run-event channel.
+
+The worker appends each event of a run to a Redis stream and publishes it on the run's pub/sub channel
+in one atomic Lua call. Events are numbered 1, 2, 3… per run (the stream id is `N-0`), so a client that
+lost its connection resumes with `Last-Event-ID: N`. The stream expires a few minutes after the run ends:
+Redis holds nothing that matters, the answer is always read back from Postgres.
+"""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aredis
 
 STREAM_MAXLEN = 5000
 LIVE_TTL_S = 3600
-FINISHED_TTL_S = 300
+FINISHED_TTL_S = 600
+TERMINAL = ("done", "error")
 
-# KEYS: stream, channel. ARGV: event, data (json), ttl. Returns the stream id.
+# KEYS: stream, channel. ARGV: event, data (json), ttl, maxlen. Returns the event's number.
 _PUBLISH = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'event', ARGV[1], 'data', ARGV[2])
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local seq = 1
+if #last > 0 then seq = tonumber(string.match(last[1][1], '^(%d+)')) + 1 end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], seq .. '-0', 'event', ARGV[1], 'data', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[2], cjson.encode({id = id, event = ARGV[1], data = ARGV[2]}))
-return id
+redis.call('PUBLISH', KEYS[2], cjson.encode({id = seq, event = ARGV[1], data = ARGV[2]}))
+return seq
 """
 
-TERMINAL = ("done", "error")
+
+@dataclass(frozen=True)
+class RunEvent:
+    id: int
+    event: str
+    data: dict[str, Any]
 
 
 def stream_key(prefix: str, run_id: int) -> str:
@@ -35,14 +49,26 @@ class RunEventPublisher:
         self.prefix = prefix
         self._script = client.register_script(_PUBLISH)
 
-    async def publish(self, run_id: int, event: str, data: dict[str, Any]) -> str:
+    async def publish(self, run_id: int, event: str, data: dict[str, Any]) -> int:
         ttl = FINISHED_TTL_S if event in TERMINAL else LIVE_TTL_S
         keys = [stream_key(self.prefix, run_id), channel(self.prefix, run_id)]
         payload = json.dumps(data, separators=(",", ":"), default=str)
-        stream_id = await self._script(keys=keys, args=[event, payload, ttl, STREAM_MAXLEN])
-        return stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
+        return int(await self._script(keys=keys, args=[event, payload, ttl, STREAM_MAXLEN]))
 
 
-def decode_pubsub(raw: bytes | str) -> dict[str, Any]:
+async def read_after(client: aredis.Redis, prefix: str, run_id: int, after: int) -> list[RunEvent]:
+    """The run's events numbered above `after` that Redis still has."""
+    entries = await client.xrange(stream_key(prefix, run_id), min=f"({after}-0", max="+")
+    return [
+        RunEvent(int(_text(entry_id).split("-")[0]), _text(fields[b"event"]), json.loads(fields[b"data"]))
+        for entry_id, fields in entries
+    ]
+
+
+def decode_pubsub(raw: bytes | str) -> RunEvent:
     message = json.loads(raw)
-    return {"id": message["id"], "event": message["event"], "data": json.loads(message["data"])}
+    return RunEvent(int(message["id"]), message["event"], json.loads(message["data"]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     mcp_service_token: str | None = None
 
     chat_timeout_s: float = 30.0
+    stream_timeout_s: float = 300.0
+    # Seconds the offline model waits per answer (streamed out gradually): simulates a real model for demos.
+    offline_model_delay_s: float = 0.0
     history_max_messages: int = 20
     max_inflight_runs_per_user: int = 5
     max_message_chars: int = 4000

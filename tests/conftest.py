@@ -75,7 +75,7 @@ def redis_prefix(services: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database: str, redis_prefix: str):  # type: ignore[no-untyped-def]
+def settings(database: str, redis_prefix: str):
     from common.settings import get_settings
 
     get_settings.cache_clear()
@@ -83,7 +83,7 @@ def settings(database: str, redis_prefix: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-async def sessions(settings):  # type: ignore[no-untyped-def]
+async def sessions(settings):
     from common.db import make_engine, make_session_factory
     from mcp_tools.server import bind_sessions
 

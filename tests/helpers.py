@@ -47,3 +47,27 @@ def wait_for_http(url: str, timeout_s: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not come up")
         time.sleep(0.1)
+
+
+async def sse_events(response, stop_after: int | None = None) -> list[dict]:
+    """Parse a streaming httpx response into [{"id", "event", "data", "at"}], optionally stopping early."""
+    import json
+
+    events: list[dict] = []
+    current: dict = {}
+    async for line in response.aiter_lines():
+        if line == "":
+            if "event" in current or "data" in current:
+                current["data"] = json.loads(current.get("data", "null"))
+                current["at"] = time.monotonic()
+                events.append(current)
+                if stop_after is not None and len(events) >= stop_after:
+                    return events
+            current = {}
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            current[field] = current.get(field, "") + value if field == "data" and field in current else value
+    return events

@@ -19,4 +19,4 @@ def make_model(settings: Settings) -> Model:
             timeout=settings.model_timeout_s,
         )
         return OpenAIChatCompletionsModel(model=settings.gemini_model, openai_client=client)
-    return OfflineModel()
+    return OfflineModel(delay_s=settings.offline_model_delay_s)

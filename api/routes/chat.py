@@ -1,10 +1,13 @@
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
+from sse_starlette import EventSourceResponse
 
 from api.deps import CurrentUser, SessionDep
 from api.schemas import ChatRequest, ChatResponse, ErrorResponse
 from api.services import chat as service
+from api.services.stream import RunStream
 from common.errors import RunTimeout
 
 router = APIRouter(tags=["chat"])
@@ -12,18 +15,29 @@ router = APIRouter(tags=["chat"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503, 504)
 }
+SSE_DOC = (
+    "With `Accept: text/event-stream` the answer streams as Server-Sent Events: `run`, `delta`, `tool_call`, "
+    "`tool_result`, then `done` (the JSON below) or `error`. Resume a dropped stream with the same "
+    "`Idempotency-Key` and `Last-Event-ID`."
+)
 
 
-@router.post("/api/{user_id}/chat", response_model=ChatResponse, responses=ERRORS)
+@router.post(
+    "/api/{user_id}/chat",
+    response_model=ChatResponse,
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": SSE_DOC}},
+)
 async def chat(
     request: Request,
     user_id: CurrentUser,
     body: ChatRequest,
     session: SessionDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> dict[str, object]:
+    last_event_id: Annotated[int | None, Header(ge=0, le=2**31)] = None,
+) -> object:
     """Send a message; the agent answers, calling task tools as needed."""
     state = request.app.state
+    streaming = "text/event-stream" in request.headers.get("accept", "")
     run, created = await service.submit_message(
         session,
         user_id=user_id,
@@ -33,16 +47,31 @@ async def chat(
     )
     assert run.id is not None
     await session.close()  # no connection is held while the model works
-    async with state.listener.listen(run.id) as events:  # subscribed before enqueueing
+
+    subscription = contextlib.AsyncExitStack()
+    events = await subscription.enter_async_context(state.listener.listen(run.id))  # before enqueueing
+    try:
         if created:
             await service.enqueue_after_commit(state.broker, run.id)
+        if streaming:
+            stream = RunStream(
+                sessions=state.sessions,
+                redis=state.redis,
+                prefix=state.settings.redis_prefix,
+                run=run,
+                user_id=user_id,
+                events=events,
+                last_event_id=last_event_id if not created else None,
+                timeout_s=state.settings.stream_timeout_s,
+                on_close=subscription.pop_all(),
+            )
+            return EventSourceResponse(stream, ping=15, headers={"X-Accel-Buffering": "no"})
         finished = await service.wait_until_finished(
             state.sessions, events, run.id, timeout_s=state.settings.chat_timeout_s
         )
+    finally:
+        await subscription.aclose()
     if not finished:
-        raise RunTimeout(
-            f"Run {run.id} did not finish in time; its answer will land in conversation "
-            f"{run.conversation_id}."
-        )
+        raise RunTimeout(f"Run {run.id} did not finish in time; its answer will land in its conversation.")
     async with state.sessions() as fresh:
         return await service.chat_result(fresh, run_id=run.id, user_id=user_id)

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.schemas import ChatRequest
 from common.db import SessionFactory
 from common.errors import Conflict, ConversationNotFound, RateLimited, RunTimeout, Unavailable
-from common.events import TERMINAL
+from common.events import TERMINAL, RunEvent
 from common.jobs import run_chat_message
 from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall, utcnow
 
@@ -124,7 +124,7 @@ async def enqueue_after_commit(broker: dramatiq.Broker, run_id: int) -> None:
 
 
 async def wait_until_finished(
-    sessions: SessionFactory, events: "asyncio.Queue[dict[str, Any]]", run_id: int, *, timeout_s: float
+    sessions: SessionFactory, events: "asyncio.Queue[RunEvent]", run_id: int, *, timeout_s: float
 ) -> bool:
     """True once the run is finished. Events are the fast path; Postgres is the fallback."""
     deadline = time.monotonic() + timeout_s
@@ -133,7 +133,7 @@ async def wait_until_finished(
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             event = await asyncio.wait_for(events.get(), timeout=min(remaining, DB_POLL_S))
-            if event["event"] in TERMINAL:
+            if event.event in TERMINAL:
                 return True
         except TimeoutError:
             if await run_finished(sessions, run_id):

@@ -9,10 +9,10 @@ import pytest
 from tests.helpers import free_port, wait_for_http
 
 
-def taskchat(*args: str) -> subprocess.Popen[bytes]:
+def taskchat(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """A real `taskchat` process with the test run's configuration."""
     return subprocess.Popen(
-        [sys.executable, "-m", "common.cli", *args], env=dict(os.environ), start_new_session=True
+        [sys.executable, "-m", "common.cli", *args], env={**os.environ, **(env or {})}, start_new_session=True
     )
 
 
@@ -29,7 +29,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def processes(settings) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def processes(settings) -> Iterator[list[str]]:
     """One `taskchat worker` and two `taskchat api` processes on loopback."""
     ports = [free_port(), free_port()]
     started = [taskchat("worker", "--processes", "1", "--threads", "16")]
@@ -39,6 +39,24 @@ def processes(settings) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
         for url in urls:
             wait_for_http(f"{url}/healthz")
         yield urls
+    finally:
+        for process in started:
+            stop(process)
+
+
+@pytest.fixture(scope="session")
+def slow_stack(settings) -> Iterator[str]:
+    """An API and a worker of their own (own queue namespace) whose offline model takes ~1 s per call,
+    so that streamed events arrive over time."""
+    port = free_port()
+    env = {"REDIS_PREFIX": f"{settings.redis_prefix}-slow", "OFFLINE_MODEL_DELAY_S": "0.6"}
+    started = [
+        taskchat("worker", "--processes", "1", "--threads", "8", env=env),
+        taskchat("api", "--host", "127.0.0.1", "--port", str(port), env=env),
+    ]
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
     finally:
         for process in started:
             stop(process)

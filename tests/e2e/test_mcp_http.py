@@ -14,7 +14,7 @@ SERVICE_TOKEN = "test-service-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def mcp_url(settings):  # type: ignore[no-untyped-def]
+def mcp_url(settings):
     port = free_port()
     os.environ["MCP_SERVICE_TOKEN"] = SERVICE_TOKEN
     process = taskchat("mcp", "--transport", "http", "--host", "127.0.0.1", "--port", str(port))
@@ -30,7 +30,7 @@ class TestMcpOverHttp:
     @pytest.mark.parametrize(
         "header", [None, "Bearer wrong", f"Basic {SERVICE_TOKEN}", f"Bearer {SERVICE_TOKEN}x"]
     )
-    async def test_calls_without_the_service_token_are_401(self, mcp_url, header) -> None:  # type: ignore[no-untyped-def]
+    async def test_calls_without_the_service_token_are_401(self, mcp_url, header) -> None:
         headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
         if header:
             headers["Authorization"] = header
@@ -39,7 +39,7 @@ class TestMcpOverHttp:
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "unauthorized"
 
-    async def test_an_mcp_client_with_the_token_manages_tasks(self, mcp_url, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_an_mcp_client_with_the_token_manages_tasks(self, mcp_url, user_id) -> None:
         async with Client(StreamableHttpTransport(mcp_url, auth=SERVICE_TOKEN)) as client:
             assert {t.name for t in await client.list_tools()} == {
                 "add_task",

@@ -17,12 +17,12 @@ def token(user: str) -> str:
 
 
 class TestRealProcesses:
-    async def test_two_api_processes_serve_one_conversation(self, processes, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_two_api_processes_serve_one_conversation(self, processes, sessions, user_id) -> None:
         first_api, second_api = processes
         headers = {"Authorization": f"Bearer {token(user_id)}"}
         async with httpx.AsyncClient(timeout=30, headers=headers) as http:
 
-            async def say(url: str, message: str, conversation_id: int | None) -> dict:  # type: ignore[type-arg]
+            async def say(url: str, message: str, conversation_id: int | None) -> dict:
                 response = await http.post(
                     f"{url}/api/{user_id}/chat", json={"message": message, "conversation_id": conversation_id}
                 )
@@ -63,7 +63,7 @@ class TestRealProcesses:
             (r.id, r.name, r.arguments, r.status) for r in rows
         ]
 
-    async def test_contract_errors_from_a_real_process(self, processes, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_contract_errors_from_a_real_process(self, processes, user_id) -> None:
         url = processes[0]
         good = {"Authorization": f"Bearer {token(user_id)}"}
         async with httpx.AsyncClient(timeout=30) as http:

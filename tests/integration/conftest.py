@@ -6,7 +6,7 @@ from tests.helpers import ServerThread, free_port
 
 
 @pytest.fixture(scope="session")
-def worker(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def worker(settings) -> Iterator[None]:
     """A real Dramatiq worker (threads in this process) on the machine's Redis."""
     import dramatiq
 
@@ -22,7 +22,7 @@ def worker(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def api_url(settings, worker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def api_url(settings, worker) -> Iterator[str]:
     from api.main import create_app
 
     port = free_port()

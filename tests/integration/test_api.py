@@ -10,17 +10,17 @@ from common.models import Conversation, Message, Role, Run, RunStatus, Task, Too
 
 
 @pytest.fixture
-def auth(settings, user_id):  # type: ignore[no-untyped-def]
+def auth(settings, user_id):
     return {"Authorization": f"Bearer {mint_token(settings, user_id)}"}
 
 
 @pytest.fixture
-async def http(api_url):  # type: ignore[no-untyped-def]
+async def http(api_url):
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
         yield client
 
 
-async def chat(http, user_id, auth, message, conversation_id=None, **headers):  # type: ignore[no-untyped-def]
+async def chat(http, user_id, auth, message, conversation_id=None, **headers):
     body = (
         {"message": message}
         if conversation_id is None
@@ -32,7 +32,7 @@ async def chat(http, user_id, auth, message, conversation_id=None, **headers):  
 class TestChat:
     async def test_a_task_request_returns_the_answer_and_its_tool_calls(
         self, http, sessions, user_id, auth
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         response = await chat(http, user_id, auth, "Add a task to buy groceries")
         assert response.status_code == 200, response.text
         body = response.json()
@@ -69,7 +69,7 @@ class TestChat:
         assert run.status == RunStatus.succeeded and run.conversation_id == body["conversation_id"]
         assert [t.title for t in tasks] == ["Buy groceries"]
 
-    async def test_a_conversation_continues_with_its_history(self, http, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_conversation_continues_with_its_history(self, http, sessions, user_id, auth) -> None:
         first = (await chat(http, user_id, auth, "Add a task to call the plumber")).json()
         second = await chat(http, user_id, auth, "Actually, mark it as done", first["conversation_id"])
         assert second.status_code == 200
@@ -78,7 +78,7 @@ class TestChat:
             (task,) = (await s.exec(select(Task).where(Task.user_id == user_id))).all()
         assert task.completed
 
-    async def test_full_task_lifecycle(self, http, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_full_task_lifecycle(self, http, sessions, user_id, auth) -> None:
         conv = (await chat(http, user_id, auth, "Add two tasks: buy milk and walk the dog")).json()[
             "conversation_id"
         ]
@@ -94,7 +94,7 @@ class TestChat:
             tasks = (await s.exec(select(Task).where(Task.user_id == user_id))).all()
         assert [(t.title, t.completed) for t in tasks] == [("Walk the dog twice", False)]
 
-    async def test_idempotency_key_returns_the_same_run(self, http, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_idempotency_key_returns_the_same_run(self, http, sessions, user_id, auth) -> None:
         first = await chat(
             http, user_id, auth, "Add a task to renew my passport", **{"Idempotency-Key": "k-1"}
         )
@@ -120,7 +120,7 @@ class TestChat:
 
 
 class TestErrors:
-    async def test_missing_or_bad_token_is_401(self, http, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_missing_or_bad_token_is_401(self, http, user_id) -> None:
         for headers in (
             {},
             {"Authorization": "Bearer nope"},
@@ -132,11 +132,11 @@ class TestErrors:
             assert response.json()["error"]["code"] == "unauthorized"
             assert response.headers["www-authenticate"].startswith("Bearer")
 
-    async def test_another_users_path_is_403(self, http, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_another_users_path_is_403(self, http, user_id, auth) -> None:
         response = await chat(http, "someone-else", auth, "hi")
         assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
 
-    async def test_another_users_conversation_is_404(self, http, settings, sessions, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_another_users_conversation_is_404(self, http, settings, sessions, user_id, auth) -> None:
         owner = "owner-" + user_id
         owner_auth = {"Authorization": f"Bearer {mint_token(settings, owner)}"}
         theirs = (await chat(http, owner, owner_auth, "Add a task to plan the surprise party")).json()[
@@ -169,14 +169,14 @@ class TestErrors:
             {"message": ["a"]},
         ],
     )
-    async def test_bad_bodies_are_422_with_the_error_json(self, http, sessions, user_id, auth, body) -> None:  # type: ignore[no-untyped-def]
+    async def test_bad_bodies_are_422_with_the_error_json(self, http, sessions, user_id, auth, body) -> None:
         response = await http.post(f"/api/{user_id}/chat", json=body, headers=auth)
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "validation_error" and response.json()["error"]["message"]
         async with sessions() as s:
             assert (await s.exec(select(Message).where(Message.user_id == user_id))).all() == []
 
-    async def test_invalid_json_is_422_and_huge_body_is_413(self, http, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_invalid_json_is_422_and_huge_body_is_413(self, http, user_id, auth) -> None:
         broken = await http.post(
             f"/api/{user_id}/chat", content=b"{not json", headers={**auth, "content-type": "application/json"}
         )
@@ -184,7 +184,7 @@ class TestErrors:
         huge = await http.post(f"/api/{user_id}/chat", json={"message": "x" * 200_000}, headers=auth)
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
 
-    async def test_origins_not_on_the_allowlist_are_403(self, http, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_origins_not_on_the_allowlist_are_403(self, http, user_id, auth) -> None:
         bad = await http.post(
             f"/api/{user_id}/chat",
             json={"message": "hi"},
@@ -202,7 +202,7 @@ class TestErrors:
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
 
-    async def test_too_many_runs_in_flight_is_429(self, http, sessions, user_id, auth, settings) -> None:  # type: ignore[no-untyped-def]
+    async def test_too_many_runs_in_flight_is_429(self, http, sessions, user_id, auth, settings) -> None:
         async with sessions() as s:
             conversation = Conversation(user_id=user_id)
             s.add(conversation)
@@ -227,7 +227,7 @@ class TestErrors:
 
 
 class TestReadEndpoints:
-    async def test_conversations_and_messages(self, http, user_id, auth) -> None:  # type: ignore[no-untyped-def]
+    async def test_conversations_and_messages(self, http, user_id, auth) -> None:
         first = (await chat(http, user_id, auth, "Add a task to water the plants")).json()
         await chat(http, user_id, auth, "list my todos", first["conversation_id"])
         listing = (await http.get(f"/api/{user_id}/conversations", headers=auth)).json()
@@ -240,7 +240,7 @@ class TestReadEndpoints:
         assert history["messages"][1]["tool_calls"] == first["tool_calls"]
         assert history["messages"][1]["run_id"] == first["run_id"]
 
-    async def test_health(self, http) -> None:  # type: ignore[no-untyped-def]
+    async def test_health(self, http) -> None:
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         ready = await http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}

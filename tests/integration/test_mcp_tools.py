@@ -9,17 +9,17 @@ from mcp_tools.server import META_CALL_KEY, META_RUN_ID, mcp
 
 
 @pytest.fixture
-async def client(sessions):  # type: ignore[no-untyped-def]
+async def client(sessions):
     async with Client(mcp) as c:
         yield c
 
 
-async def call(client: Client, name: str, **arguments: object):  # type: ignore[no-untyped-def]
+async def call(client: Client, name: str, **arguments: object):
     return await client.call_tool_mcp(name, arguments)
 
 
 class TestToolDefinitions:
-    async def test_five_tools_with_output_schemas_and_annotations(self, client) -> None:  # type: ignore[no-untyped-def]
+    async def test_five_tools_with_output_schemas_and_annotations(self, client) -> None:
         tools = {t.name: t for t in await client.list_tools()}
         assert set(tools) == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
         for tool in tools.values():
@@ -31,7 +31,7 @@ class TestToolDefinitions:
 
 
 class TestTaskTools:
-    async def test_add_list_complete_update_delete(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_add_list_complete_update_delete(self, client, sessions, user_id) -> None:
         added = (
             await call(client, "add_task", user_id=user_id, title="  Buy milk ", description="2 litres")
         ).structured_content
@@ -59,14 +59,14 @@ class TestTaskTools:
             assert (await s.exec(select(Task).where(Task.user_id == user_id))).all() == []
 
     @pytest.mark.parametrize("title", ["", "   ", "x" * 201])
-    async def test_bad_titles_are_clear_tool_errors(self, client, sessions, user_id, title) -> None:  # type: ignore[no-untyped-def]
+    async def test_bad_titles_are_clear_tool_errors(self, client, sessions, user_id, title) -> None:
         result = await call(client, "add_task", user_id=user_id, title=title)
         assert result.is_error
         assert "Title must" in result.content[0].text
         async with sessions() as s:
             assert (await s.exec(select(Task).where(Task.user_id == user_id))).all() == []
 
-    async def test_another_users_task_is_not_found(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_another_users_task_is_not_found(self, client, sessions, user_id) -> None:
         task = (await call(client, "add_task", user_id=user_id, title="secret")).structured_content
         for name, extra in (("complete_task", {}), ("delete_task", {}), ("update_task", {"title": "pwned"})):
             result = await call(client, name, user_id="intruder", task_id=task["id"], **extra)
@@ -77,14 +77,14 @@ class TestTaskTools:
             row = await s.get(Task, task["id"])
             assert (row.title, row.completed) == ("secret", False)
 
-    async def test_sql_looking_and_unicode_titles_are_stored_verbatim(self, client, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_sql_looking_and_unicode_titles_are_stored_verbatim(self, client, user_id) -> None:
         for title in ("'); DROP TABLE task; --", "买牛奶 🥛", "Ñandú <b>bold</b>"):
             added = (await call(client, "add_task", user_id=user_id, title=title)).structured_content
             assert added["title"] == title
 
 
 class TestRunLedger:
-    async def _run(self, sessions, user_id):  # type: ignore[no-untyped-def]
+    async def _run(self, sessions, user_id):
         async with sessions() as s:
             conversation = Conversation(user_id=user_id)
             s.add(conversation)
@@ -97,7 +97,7 @@ class TestRunLedger:
             await s.commit()
             return run.id
 
-    async def test_a_repeated_call_of_a_run_is_replayed_not_repeated(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_repeated_call_of_a_run_is_replayed_not_repeated(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
         meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:abc:1"}
         first = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
@@ -110,7 +110,7 @@ class TestRunLedger:
             (1, "add_task", {"title": "once"}, "ok")
         ]
 
-    async def test_errors_are_recorded_and_replayed(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_errors_are_recorded_and_replayed(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
         meta = {META_RUN_ID: run_id, META_CALL_KEY: "delete_task:x:1"}
         for _ in range(2):
@@ -122,7 +122,7 @@ class TestRunLedger:
             calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
         assert [(c.status, c.error) for c in calls] == [("error", "Task 999999 not found")]
 
-    async def test_a_run_of_another_user_cannot_be_written_to(self, client, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_run_of_another_user_cannot_be_written_to(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
         meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:y:1"}
         result = await client.call_tool_mcp("add_task", {"user_id": "intruder", "title": "x"}, meta=meta)

@@ -13,13 +13,13 @@ from worker.runtime import Runtime
 
 
 @pytest.fixture
-async def runtime(settings, sessions):  # type: ignore[no-untyped-def]
+async def runtime(settings, sessions):
     rt = await Runtime.create(settings)
     yield rt
     await rt.close()
 
 
-async def new_run(sessions, user_id: str, text: str, conversation_id: int | None = None) -> Run:  # type: ignore[no-untyped-def]
+async def new_run(sessions, user_id: str, text: str, conversation_id: int | None = None) -> Run:
     async with sessions() as s:
         if conversation_id is None:
             conversation = Conversation(user_id=user_id)
@@ -35,7 +35,7 @@ async def new_run(sessions, user_id: str, text: str, conversation_id: int | None
         return run
 
 
-async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolCall]]:  # type: ignore[no-untyped-def]
+async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolCall]]:
     async with sessions() as s:
         run = await s.get(Run, run_id)
         answer = await s.get(Message, run.assistant_message_id) if run.assistant_message_id else None
@@ -48,7 +48,7 @@ async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolC
 class TestRunChatJob:
     async def test_a_task_request_is_answered_with_its_tool_call_recorded(
         self, runtime, sessions, user_id
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         run = await new_run(sessions, user_id, "Add a task to buy groceries")
         await run_chat_job(runtime, run.id)
         run, answer, calls = await reload(sessions, run.id)
@@ -62,7 +62,7 @@ class TestRunChatJob:
                 "Buy groceries"
             ]
 
-    async def test_history_reaches_the_agent_without_user_id(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_history_reaches_the_agent_without_user_id(self, runtime, sessions, user_id) -> None:
         first = await new_run(sessions, user_id, "Add a task to call the plumber")
         await run_chat_job(runtime, first.id)
         second = await new_run(sessions, user_id, "mark it as done", first.conversation_id)
@@ -76,7 +76,7 @@ class TestRunChatJob:
         assert [c["name"] for c in earlier_calls] == ["add_task"]
         assert all("user_id" not in (t.params_json_schema.get("properties") or {}) for t in seen.tools)
 
-    async def test_the_model_cannot_choose_the_user(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_the_model_cannot_choose_the_user(self, runtime, sessions, user_id) -> None:
         run = await new_run(sessions, user_id, "add it for someone else")
         model = ScriptedModel(
             [
@@ -91,7 +91,7 @@ class TestRunChatJob:
                 "planted"
             ]
 
-    async def test_a_finished_run_is_skipped(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_finished_run_is_skipped(self, runtime, sessions, user_id) -> None:
         run = await new_run(sessions, user_id, "Add a task to water the plants")
         await run_chat_job(runtime, run.id)
         await run_chat_job(runtime, run.id)  # a duplicate delivery
@@ -100,7 +100,7 @@ class TestRunChatJob:
         async with sessions() as s:
             assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
 
-    async def test_a_retried_run_does_not_repeat_its_effects(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_retried_run_does_not_repeat_its_effects(self, runtime, sessions, user_id) -> None:
         run = await new_run(sessions, user_id, "Add two tasks: buy milk and walk the dog")
 
         crashing = ScriptedModel(
@@ -129,12 +129,12 @@ class TestRunChatJob:
 
     async def test_model_failure_ends_the_run_with_a_readable_reason(
         self, runtime, sessions, user_id
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         class Overloaded(ScriptedModel):
-            async def get_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            async def get_response(self, *args, **kwargs):
                 raise openai.RateLimitError("slow down", response=_response(429), body=None)
 
-            def stream_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            def stream_response(self, *args, **kwargs):
                 raise openai.RateLimitError("slow down", response=_response(429), body=None)
 
         run = await new_run(sessions, user_id, "add milk")
@@ -143,7 +143,7 @@ class TestRunChatJob:
         assert run.status == RunStatus.failed and "RateLimitError" in run.error
         assert answer.role == Role.assistant and "rate limited" in answer.content
 
-    async def test_history_is_a_bounded_window(self, runtime, sessions, user_id) -> None:  # type: ignore[no-untyped-def]
+    async def test_history_is_a_bounded_window(self, runtime, sessions, user_id) -> None:
         run = await new_run(sessions, user_id, "message 0")
         await run_chat_job(
             dataclasses.replace(runtime, model=ScriptedModel([[assistant_message("hi")]])), run.id
@@ -166,7 +166,7 @@ class TestRunChatJob:
         assert len(texts) == runtime.settings.history_max_messages and texts[-1] == "the newest"
 
 
-def _response(status: int):  # type: ignore[no-untyped-def]
+def _response(status: int):
     import httpx2
 
     return httpx2.Response(status, request=httpx2.Request("POST", "http://model.test/chat/completions"))

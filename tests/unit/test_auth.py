@@ -13,7 +13,7 @@ from common.settings import Settings
 ISS = AUD = "https://auth.example.com"
 
 
-def _keyset(tmp_path, kid="k1"):  # type: ignore[no-untyped-def]
+def _keyset(tmp_path, kid="k1"):
     private = Ed25519PrivateKey.generate()
     jwk = json.loads(OKPAlgorithm.to_jwk(private))
     jwk.update({"kid": kid, "alg": "EdDSA"})
@@ -22,7 +22,7 @@ def _keyset(tmp_path, kid="k1"):  # type: ignore[no-untyped-def]
     return private, path
 
 
-def _token(private, *, kid="k1", **claims):  # type: ignore[no-untyped-def]
+def _token(private, *, kid="k1", **claims):
     now = int(time.time())
     body = {"sub": "alice", "iss": ISS, "aud": AUD, "iat": now, "exp": now + 600, **claims}
     body = {k: v for k, v in body.items() if v is not None}
@@ -30,14 +30,14 @@ def _token(private, *, kid="k1", **claims):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def verifier_and_key(tmp_path):  # type: ignore[no-untyped-def]
+def verifier_and_key(tmp_path):
     private, path = _keyset(tmp_path)
     settings = Settings(_env_file=None, auth_jwks_file=path, better_auth_issuer=ISS, better_auth_audience=AUD)
     return TokenVerifier(settings, None), private
 
 
 class TestTokenVerifier:
-    async def test_valid_token(self, verifier_and_key) -> None:  # type: ignore[no-untyped-def]
+    async def test_valid_token(self, verifier_and_key) -> None:
         verifier, key = verifier_and_key
         assert (await verifier.verify(_token(key)))["sub"] == "alice"
 
@@ -51,17 +51,17 @@ class TestTokenVerifier:
             {"sub": None},
         ],
     )
-    async def test_bad_claims_are_401(self, verifier_and_key, claims) -> None:  # type: ignore[no-untyped-def]
+    async def test_bad_claims_are_401(self, verifier_and_key, claims) -> None:
         verifier, key = verifier_and_key
         with pytest.raises(Unauthorized):
             await verifier.verify(_token(key, **claims))
 
-    async def test_another_key_under_the_same_kid_is_401(self, verifier_and_key) -> None:  # type: ignore[no-untyped-def]
+    async def test_another_key_under_the_same_kid_is_401(self, verifier_and_key) -> None:
         verifier, _ = verifier_and_key
         with pytest.raises(Unauthorized):
             await verifier.verify(_token(Ed25519PrivateKey.generate()))
 
-    async def test_alg_none_and_hs256_are_401(self, verifier_and_key, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async def test_alg_none_and_hs256_are_401(self, verifier_and_key, tmp_path) -> None:
         verifier, _ = verifier_and_key
         unsigned = jwt.encode(
             {"sub": "alice", "iss": ISS, "aud": AUD, "exp": 9999999999, "iat": 1}, None, algorithm="none"
@@ -79,7 +79,7 @@ class TestTokenVerifier:
             await verifier.verify(hs)
 
     @pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c", "x" * 9000])
-    async def test_malformed_and_oversized_are_401(self, verifier_and_key, token) -> None:  # type: ignore[no-untyped-def]
+    async def test_malformed_and_oversized_are_401(self, verifier_and_key, token) -> None:
         verifier, _ = verifier_and_key
         with pytest.raises(Unauthorized):
             await verifier.verify(token)

@@ -10,13 +10,13 @@ class TestSettings:
         s = Settings(_env_file=None, database_url="postgres://u:p@ep-x-pooler.neon.tech/db?sslmode=require")
         assert s.database_url == "postgresql+psycopg://u:p@ep-x-pooler.neon.tech/db?sslmode=require"
 
-    def test_provider_defaults_to_gemini_only_with_a_key(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def test_provider_defaults_to_gemini_only_with_a_key(self, monkeypatch) -> None:
         monkeypatch.delenv("LLM_PROVIDER", raising=False)
         assert Settings(_env_file=None).llm_provider == "offline"
         assert Settings(_env_file=None, gemini_api_key="k").llm_provider == "gemini"
         assert Settings(_env_file=None, gemini_api_key="k", llm_provider="offline").llm_provider == "offline"
 
-    def test_environment_wins_over_dotenv(self, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def test_environment_wins_over_dotenv(self, tmp_path, monkeypatch) -> None:
         env_file = tmp_path / ".env"
         env_file.write_text("CHAT_TIMEOUT_S=5\nHISTORY_MAX_MESSAGES=7\n")
         monkeypatch.setenv("CHAT_TIMEOUT_S", "9")

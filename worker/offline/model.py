@@ -4,6 +4,7 @@ It is stateless: every call re-reads the input (history + the current turn's too
 and decides the next step: look the tasks up, make the changes, or answer.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -215,6 +216,10 @@ def _usage() -> ResponseUsage:
 
 
 class OfflineModel(Model):
+    def __init__(self, *, delay_s: float = 0.0) -> None:
+        # Simulated thinking time per model call, streamed out gradually (demos and benchmarks).
+        self.delay_s = delay_s
+
     async def get_response(
         self,
         system_instructions: Any,
@@ -231,6 +236,8 @@ class OfflineModel(Model):
         **_: Any,
     ) -> ModelResponse:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         return ModelResponse(output=decide(items), usage=Usage(requests=1), response_id=None)
 
     async def stream_response(
@@ -250,6 +257,12 @@ class OfflineModel(Model):
     ) -> AsyncIterator[Any]:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         output = decide(items)
+        pieces = {
+            i: _pieces(item.content[0].text)
+            for i, item in enumerate(output)  # type: ignore[union-attr]
+            if isinstance(item, ResponseOutputMessage)
+        }
+        pause = self.delay_s / (1 + sum(len(p) for p in pieces.values()))
         response = Response(
             id=f"resp_{uuid.uuid4().hex[:12]}",
             created_at=0,
@@ -263,14 +276,17 @@ class OfflineModel(Model):
         )
         seq = 0
         yield ResponseCreatedEvent(type="response.created", response=response, sequence_number=seq)
+        if pause:
+            await asyncio.sleep(pause)
         for index, item in enumerate(output):
             seq += 1
             yield ResponseOutputItemAddedEvent(
                 type="response.output_item.added", item=item, output_index=index, sequence_number=seq
             )
             if isinstance(item, ResponseOutputMessage):
-                text = item.content[0].text  # type: ignore[union-attr]
-                for piece in _pieces(text):
+                for piece in pieces[index]:
+                    if pause:
+                        await asyncio.sleep(pause)
                     seq += 1
                     yield ResponseTextDeltaEvent(
                         type="response.output_text.delta",
