@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> None:
     chat.add_argument("--user", default=os.environ.get("TASKCHAT_USER", "me"))
     chat.add_argument("--token", default=os.environ.get("TASKCHAT_TOKEN"))
 
+    evaluate = commands.add_parser("eval", help="run a command corpus against a running stack")
+    evaluate.add_argument("file")
+    evaluate.add_argument("--url", default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"))
+    evaluate.add_argument("--mcp-url", default=None, help="use a standalone MCP server (needs MCP_SERVICE_TOKEN)")
+    evaluate.add_argument("--concurrency", type=int, default=4)
+    evaluate.add_argument("--min-accuracy", type=float, default=0.0, help="exit 1 below this (0..1)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -55,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": f"{__name__}:_migrate",
         "token": f"{__name__}:_token",
         "chat": "common.chatclient:run",
+        "eval": "common.evaluate:run",
     }[args.command]
     module, _, name = run.partition(":")
     getattr(import_module(module), name)(args)

@@ -116,6 +116,8 @@ taskchat is running ({settings.llm_provider} model)
   API       {url}   (OpenAPI docs at {url}/docs)
   user      demo
   token     {token}
+  database  {settings.database_url}
+  redis     {settings.redis_url}
 
 Try it:
   curl -s {url}/api/demo/chat -H "Authorization: Bearer {token}" \\

@@ -1,0 +1,152 @@
+"""`taskchat eval FILE`: runs a command corpus through a running stack's HTTP API and MCP tools and
+prints every miss and the accuracy (format: tests/eval/README.md)."""
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import uuid
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from common.devkeys import mint_token
+from common.settings import get_settings
+
+OTHER_TITLE = "OTHER-USER-SECRET plan"
+
+
+def _norm(text: str | None) -> str:
+    text = re.sub(r"\s+", " ", text or "").strip().strip("\"'“”‘’").strip()
+    return text.rstrip(".!?,;:").strip().lower()
+
+
+@dataclass
+class Outcome:
+    case_id: str
+    problems: list[str] = field(default_factory=list)
+
+
+class Tools:
+    """The MCP tools: over HTTP with the service token, or in-process on DATABASE_URL."""
+
+    def __init__(self, url: str | None, token: str | None) -> None:
+        self.url, self.token = url, token
+
+    async def __aenter__(self) -> "Tools":
+        from fastmcp import Client
+        from fastmcp.client.transports import StreamableHttpTransport
+
+        if self.url:
+            self.client = Client(StreamableHttpTransport(self.url, auth=self.token))
+        else:
+            from common.db import make_engine, make_session_factory
+
+            server = import_module("mcp_tools.server")
+            self.engine = make_engine(get_settings())
+            server.bind_sessions(make_session_factory(self.engine))
+            self.client = Client(server.mcp)
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.__aexit__(None, None, None)
+        if not self.url:
+            await self.engine.dispose()
+
+    async def call(self, name: str, **arguments: Any) -> Any:
+        return (await self.client.call_tool(name, arguments)).structured_content
+
+
+async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Tools) -> Outcome:
+    outcome = Outcome(case["id"])
+    user, other = f"eval-{uuid.uuid4().hex[:12]}", f"eval-other-{uuid.uuid4().hex[:12]}"
+    secret = await tools.call("add_task", user_id=other, title=OTHER_TITLE)
+    ids = []
+    for task in case.get("tasks", []):
+        added = await tools.call("add_task", user_id=user, title=task["title"], description=task.get("description"))
+        if task.get("completed"):
+            await tools.call("complete_task", user_id=user, task_id=added["id"])
+        ids.append(added["id"])
+
+    headers = {"Authorization": f"Bearer {mint_token(get_settings(), user)}"}
+    conversation_id, answer = None, {}
+    for turn in case["turns"]:
+        message = re.sub(r"\{id:(\d+)\}", lambda m: str(ids[int(m.group(1))]), turn)
+        message = re.sub(r"\{other:\d+\}", str(secret["id"]), message)
+        response = await http.post(f"/api/{user}/chat", headers=headers,
+                                   json={"message": message, "conversation_id": conversation_id})
+        if response.status_code != 200:
+            outcome.problems.append(f"{message!r} -> HTTP {response.status_code} {response.text[:200]}")
+            return outcome
+        answer = response.json()
+        conversation_id = answer["conversation_id"]
+        if "OTHER-USER-SECRET" in answer["response"]:
+            outcome.problems.append(f"{message!r}: the reply mentions the other user's task")
+
+    expect = case.get("expect", {})
+    tasks = (await tools.call("list_tasks", user_id=user, status="all"))["tasks"]
+    if "tasks" in expect and not _same_tasks(tasks, expect["tasks"]):
+        have = [(t["title"], t["description"], t["completed"]) for t in tasks]
+        outcome.problems.append(f"tasks: expected {expect['tasks']}, have {have}")
+    names = [c["name"] for c in answer.get("tool_calls", [])]
+    outcome.problems += [f"expected a {n} call, got {names}" for n in expect.get("calls", []) if n not in names]
+    outcome.problems += [f"unexpected {n} call" for n in expect.get("no_calls", []) if n in names]
+    reply = answer.get("response", "").lower()
+    outcome.problems += [f"reply lacks {s!r}: {reply!r}" for s in expect.get("reply", []) if s.lower() not in reply]
+    outcome.problems += [f"reply has {s!r}: {reply!r}" for s in expect.get("reply_not", []) if s.lower() in reply]
+
+    others = (await tools.call("list_tasks", user_id=other, status="all"))["tasks"]
+    if [(t["title"], t["completed"]) for t in others] != [(OTHER_TITLE, False)]:
+        outcome.problems.append("the other user's task changed")
+    return outcome
+
+
+def _same_tasks(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    remaining = list(have)
+    for expected in want:
+        for task in remaining:
+            titles = {_norm(t) for t in expected["title"]}
+            if _norm(task["title"]) not in titles or task["completed"] != expected.get("completed", task["completed"]):
+                continue
+            if "description" in expected and _norm(task["description"]) != _norm(expected["description"]):
+                continue
+            remaining.remove(task)
+            break
+        else:
+            return False
+    return not remaining
+
+
+async def evaluate(path: Path, *, url: str, mcp_url: str | None, concurrency: int) -> list[Outcome]:
+    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    settings = get_settings()
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx2.AsyncClient(base_url=url, timeout=120) as http, Tools(mcp_url, settings.mcp_service_token) as tools:
+
+        async def one(case: dict[str, Any]) -> Outcome:
+            async with limit:
+                try:
+                    return await run_case(case, http=http, tools=tools)
+                except Exception as exc:  # a broken case is a miss, not the end of the run
+                    return Outcome(case["id"], [f"error: {type(exc).__name__}: {exc}"])
+
+        return list(await asyncio.gather(*(one(case) for case in cases)))
+
+
+def run(args: argparse.Namespace) -> None:
+    outcomes = asyncio.run(evaluate(Path(args.file), url=args.url, mcp_url=args.mcp_url, concurrency=args.concurrency))
+    misses = [o for o in outcomes if o.problems]
+    for outcome in misses:
+        print(f"MISS {outcome.case_id}")
+        for problem in outcome.problems:
+            print(f"     {problem}")
+    passed = len(outcomes) - len(misses)
+    accuracy = passed / len(outcomes) if outcomes else 0.0
+    print(f"{passed}/{len(outcomes)} cases passed — accuracy {accuracy:.1%}")
+    if accuracy < args.min_accuracy:
+        sys.exit(1)
