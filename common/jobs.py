@@ -72,8 +72,11 @@ def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBr
     return WakeRedisBroker(
         client=redis.Redis(connection_pool=pool),
         namespace=f"{settings.redis_prefix}:dramatiq",
-        # A killed worker's unacked runs go back on the queue after this long without a heartbeat.
-        heartbeat_timeout=15_000,
+        # A killed worker's unacked runs go back on the queue after this long without a heartbeat. Live
+        # workers beat at least every second (their delay-queue poll). Dramatiq's defaults (60 s, and a
+        # 0.1% chance per command of looking for dead workers) would leave them waiting for minutes.
+        heartbeat_timeout=10_000,
+        maintenance_chance=200_000,
     )
 
 

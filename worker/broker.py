@@ -1,5 +1,7 @@
 """The worker's broker: imported before the actors so that they bind to it."""
 
+import asyncio
+
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware
@@ -8,16 +10,25 @@ from common.jobs import make_broker
 from common.settings import get_settings
 
 
-class WarmRuntime(Middleware):
-    """Connect the database, Redis, the MCP tools and the model at boot, not on the first chat."""
+class WorkerLifecycle(Middleware):
+    """At boot: connect the database, Redis, the MCP tools and the model (not on the first chat), and
+    start the sweeper on the actors' event loop."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from worker.runtime import get_runtime
+        from worker.sweeper import sweep_forever
 
-        get_event_loop_thread().run_coroutine(get_runtime())  # type: ignore[union-attr]
+        loop_thread = get_event_loop_thread()
+        assert loop_thread is not None
+        runtime = loop_thread.run_coroutine(get_runtime())
+        self._sweeper = asyncio.run_coroutine_threadsafe(sweep_forever(runtime, broker), loop_thread.loop)
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if getattr(self, "_sweeper", None) is not None:
+            self._sweeper.cancel()
 
 
 broker = make_broker(get_settings(), max_connections=512)
 broker.add_middleware(AsyncIO())
-broker.add_middleware(WarmRuntime())
+broker.add_middleware(WorkerLifecycle())
 dramatiq.set_broker(broker)

@@ -1,0 +1,59 @@
+"""Re-enqueues runs whose queue message was lost, so that every accepted message gets an answer.
+
+A run stays `queued` in Postgres when the broker was down at submit time (the API answered 503) or when
+Redis lost its queue in a restart; a run stays `running` when its worker and its message were both lost.
+Every worker process sweeps, but a short Redis lock lets only one of them do it per interval. A run
+enqueued twice is harmless: the run lease and the finished-run check make the extra delivery a no-op.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import dramatiq
+from sqlmodel import col, or_, select
+
+from common.jobs import run_chat_message
+from common.models import Run, RunStatus, utcnow
+from worker.runtime import Runtime
+
+log = logging.getLogger("taskchat.sweeper")
+
+INTERVAL_S = 5.0
+QUEUED_GRACE = timedelta(seconds=20)  # longer than any normal wait in a busy queue's head
+RUNNING_GRACE = timedelta(seconds=360)  # longer than the actor's time limit
+BATCH = 200
+
+
+async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
+    if not await rt.redis.set(f"{rt.settings.redis_prefix}:sweeper", "1", nx=True, px=int(INTERVAL_S * 900)):
+        return 0  # another worker process is sweeping
+    now = utcnow()
+    async with rt.sessions() as session:
+        stuck = (
+            await session.exec(
+                select(Run.id)
+                .where(
+                    or_(
+                        (col(Run.status) == RunStatus.queued) & (col(Run.created_at) < now - QUEUED_GRACE),
+                        (col(Run.status) == RunStatus.running) & (col(Run.started_at) < now - RUNNING_GRACE),
+                    )
+                )
+                .order_by(col(Run.id))
+                .limit(BATCH)
+            )
+        ).all()
+    for run_id in stuck:
+        await asyncio.to_thread(broker.enqueue, run_chat_message(run_id))
+    if stuck:
+        log.info("sweeper.requeued count=%s first=%s", len(stuck), stuck[0])
+    return len(stuck)
+
+
+async def sweep_forever(rt: Runtime, broker: dramatiq.Broker) -> None:
+    while True:
+        try:
+            await sweep_once(rt, broker)
+        except Exception as exc:  # Postgres or Redis down: try again next time
+            log.warning("sweeper.failed error=%r", exc)
+        await asyncio.sleep(INTERVAL_S)
