@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from common.models import Conversation, Message, Role, Run, RunStatus, utcnow
 from worker.history import load_history
+from worker.lease import LeaseHeld, run_lease
 from worker.prompts import INSTRUCTIONS
 from worker.runtime import Runtime
 from worker.tools import RunContext
@@ -35,10 +36,18 @@ ORDERING_PATIENCE = timedelta(minutes=5)
 
 
 class RunDeferred(Exception):
-    """An earlier run of the same conversation is unfinished; try this one again shortly."""
+    """Not now: an earlier run of the conversation is unfinished, or another attempt holds the run."""
 
 
 async def run_chat_job(rt: Runtime, run_id: int) -> None:
+    try:
+        async with run_lease(rt.redis, rt.settings.redis_prefix, run_id):
+            await _run_job(rt, run_id)
+    except LeaseHeld:
+        raise RunDeferred(run_id) from None  # another attempt is working on it right now
+
+
+async def _run_job(rt: Runtime, run_id: int) -> None:
     run = await _claim(rt, run_id)
     if run is None:
         return
@@ -59,9 +68,9 @@ async def run_chat_job(rt: Runtime, run_id: int) -> None:
     except (OperationalError, DBAPIError, RedisError, ConnectionError):
         raise  # infrastructure: let Dramatiq retry the run
     except Exception as exc:  # the model or the agent failed: tell the user, record why
-        reason = _readable(exc)
-        log.warning("chat.run.failed run_id=%s reason=%s", run.id, reason, exc_info=not _expected(exc))
-        await _finish(rt, run, text=reason, error=f"{type(exc).__name__}: {exc}"[:2000])
+        reason, error = _readable(exc), _error_detail(exc)
+        log.warning("chat.run.failed run_id=%s error=%s", run.id, error, exc_info=not _expected(exc))
+        await _finish(rt, run, text=reason, error=error)
         return
     await _finish(rt, run, text=text, error=None)
 
@@ -170,6 +179,16 @@ def _json_or_text(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _error_detail(exc: Exception) -> str:
+    detail = f"{type(exc).__name__}: {exc}"
+    # Gemini's error body is a JSON list, so the openai client's message is only "Error code: N":
+    # keep the body, or the reason (bad key, missing thought signature, quota) is lost.
+    if isinstance(exc, openai.APIStatusError) and exc.body is not None:
+        if str(exc) == f"Error code: {exc.status_code}":
+            detail += " " + json.dumps(exc.body, default=str)
+    return detail[:2000]
 
 
 def _expected(exc: Exception) -> bool:
