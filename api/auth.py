@@ -28,41 +28,47 @@ class KeySet:
         self.url = None if settings.auth_jwks_file else settings.jwks_url
         self.file: Path | None = None if self.url else settings.dev_jwks_file
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
+        self._fetched_at = float("-inf")  # not 0.0: monotonic time may start near 0 on a fresh boot
+        # The last fetch attempt, successful or not: the unknown-kid cooldown counts from it, so a JWKS
+        # that is down does not turn every forged kid into a fetch.
+        self._attempted_at = float("-inf")
         self._file_mtime = 0.0
         self._lock = asyncio.Lock()
 
+    def _stale(self, kid: str | None) -> bool:
+        now = time.monotonic()
+        if now - self._fetched_at >= self.settings.jwks_cache_ttl_s:
+            return True
+        return kid is not None and kid not in self._keys and now - self._attempted_at > REFETCH_COOLDOWN_S
+
     async def get(self, kid: str | None) -> list[jwt.PyJWK]:
-        fresh = time.monotonic() - self._fetched_at < self.settings.jwks_cache_ttl_s
-        if not fresh or (
-            kid is not None
-            and kid not in self._keys
-            and time.monotonic() - self._fetched_at > REFETCH_COOLDOWN_S
-        ):
-            await self._refresh(keep_on_error=bool(self._keys))
+        if self._stale(kid):
+            async with self._lock:
+                if self._stale(kid):  # checked again: requests that waited here reuse the fetch just made
+                    await self._refresh(keep_on_error=bool(self._keys))
         if kid is None:
             return list(self._keys.values())
         return [self._keys[kid]] if kid in self._keys else []
 
     async def _refresh(self, *, keep_on_error: bool) -> None:
-        async with self._lock:
+        self._attempted_at = time.monotonic()
+        try:
+            document = await self._load()
+        except Exception as exc:
+            if keep_on_error:  # cached keys keep working while the issuer is down
+                log.warning("auth.jwks.refresh_failed error=%s", exc)
+                self._fetched_at = time.monotonic() - self.settings.jwks_cache_ttl_s + REFETCH_COOLDOWN_S
+                return
+            raise Unavailable("The identity provider's keys are unavailable.") from exc
+        keys = {}
+        for entry in document.get("keys", []):
+            if entry.get("alg") not in self.settings.auth_algorithms:
+                continue
             try:
-                document = await self._load()
-            except Exception as exc:
-                if keep_on_error:  # cached keys keep working while the issuer is down
-                    log.warning("auth.jwks.refresh_failed error=%s", exc)
-                    self._fetched_at = time.monotonic() - self.settings.jwks_cache_ttl_s + REFETCH_COOLDOWN_S
-                    return
-                raise Unavailable("The identity provider's keys are unavailable.") from exc
-            keys = {}
-            for entry in document.get("keys", []):
-                if entry.get("alg") not in self.settings.auth_algorithms:
-                    continue
-                try:
-                    keys[entry.get("kid", "")] = jwt.PyJWK(_public(entry))
-                except jwt.PyJWKError:
-                    continue
-            self._keys, self._fetched_at = keys, time.monotonic()
+                keys[entry.get("kid", "")] = jwt.PyJWK(_public(entry))
+            except jwt.PyJWKError:
+                continue
+        self._keys, self._fetched_at = keys, time.monotonic()
 
     async def _load(self) -> dict[str, Any]:
         if self.url:

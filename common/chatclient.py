@@ -37,7 +37,10 @@ def _turn(http: httpx2.Client, user: str, message: str, conversation_id: int | N
     with http.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as response:
         if response.status_code != 200:
             error = json.loads(response.read() or b"{}").get("error", {})
-            print(f"error {response.status_code}: {error.get('message', response.reason_phrase)}", file=sys.stderr)
+            print(
+                f"error {response.status_code}: {error.get('message', response.reason_phrase)}",
+                file=sys.stderr,
+            )
             return conversation_id
         writing = False
         for event, data in _events(response.iter_lines()):

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     evaluate = commands.add_parser("eval", help="run a command corpus against a running stack")
     evaluate.add_argument("file")
     evaluate.add_argument("--url", default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"))
-    evaluate.add_argument("--mcp-url", default=None, help="use a standalone MCP server (needs MCP_SERVICE_TOKEN)")
+    evaluate.add_argument(
+        "--mcp-url", default=None, help="use a standalone MCP server (needs MCP_SERVICE_TOKEN)"
+    )
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.add_argument("--min-accuracy", type=float, default=0.0, help="exit 1 below this (0..1)")
 

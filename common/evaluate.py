@@ -68,7 +68,9 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
     secret = await tools.call("add_task", user_id=other, title=OTHER_TITLE)
     ids = []
     for task in case.get("tasks", []):
-        added = await tools.call("add_task", user_id=user, title=task["title"], description=task.get("description"))
+        added = await tools.call(
+            "add_task", user_id=user, title=task["title"], description=task.get("description")
+        )
         if task.get("completed"):
             await tools.call("complete_task", user_id=user, task_id=added["id"])
         ids.append(added["id"])
@@ -78,8 +80,11 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
     for turn in case["turns"]:
         message = re.sub(r"\{id:(\d+)\}", lambda m: str(ids[int(m.group(1))]), turn)
         message = re.sub(r"\{other:\d+\}", str(secret["id"]), message)
-        response = await http.post(f"/api/{user}/chat", headers=headers,
-                                   json={"message": message, "conversation_id": conversation_id})
+        response = await http.post(
+            f"/api/{user}/chat",
+            headers=headers,
+            json={"message": message, "conversation_id": conversation_id},
+        )
         if response.status_code != 200:
             outcome.problems.append(f"{message!r} -> HTTP {response.status_code} {response.text[:200]}")
             return outcome
@@ -94,11 +99,17 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
         have = [(t["title"], t["description"], t["completed"]) for t in tasks]
         outcome.problems.append(f"tasks: expected {expect['tasks']}, have {have}")
     names = [c["name"] for c in answer.get("tool_calls", [])]
-    outcome.problems += [f"expected a {n} call, got {names}" for n in expect.get("calls", []) if n not in names]
+    outcome.problems += [
+        f"expected a {n} call, got {names}" for n in expect.get("calls", []) if n not in names
+    ]
     outcome.problems += [f"unexpected {n} call" for n in expect.get("no_calls", []) if n in names]
     reply = answer.get("response", "").lower()
-    outcome.problems += [f"reply lacks {s!r}: {reply!r}" for s in expect.get("reply", []) if s.lower() not in reply]
-    outcome.problems += [f"reply has {s!r}: {reply!r}" for s in expect.get("reply_not", []) if s.lower() in reply]
+    outcome.problems += [
+        f"reply lacks {s!r}: {reply!r}" for s in expect.get("reply", []) if s.lower() not in reply
+    ]
+    outcome.problems += [
+        f"reply has {s!r}: {reply!r}" for s in expect.get("reply_not", []) if s.lower() in reply
+    ]
 
     others = (await tools.call("list_tasks", user_id=other, status="all"))["tasks"]
     if [(t["title"], t["completed"]) for t in others] != [(OTHER_TITLE, False)]:
@@ -111,7 +122,9 @@ def _same_tasks(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
     for expected in want:
         for task in remaining:
             titles = {_norm(t) for t in expected["title"]}
-            if _norm(task["title"]) not in titles or task["completed"] != expected.get("completed", task["completed"]):
+            if _norm(task["title"]) not in titles or task["completed"] != expected.get(
+                "completed", task["completed"]
+            ):
                 continue
             if "description" in expected and _norm(task["description"]) != _norm(expected["description"]):
                 continue
@@ -126,7 +139,10 @@ async def evaluate(path: Path, *, url: str, mcp_url: str | None, concurrency: in
     cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     settings = get_settings()
     limit = asyncio.Semaphore(concurrency)
-    async with httpx2.AsyncClient(base_url=url, timeout=120) as http, Tools(mcp_url, settings.mcp_service_token) as tools:
+    async with (
+        httpx2.AsyncClient(base_url=url, timeout=120) as http,
+        Tools(mcp_url, settings.mcp_service_token) as tools,
+    ):
 
         async def one(case: dict[str, Any]) -> Outcome:
             async with limit:
@@ -139,7 +155,9 @@ async def evaluate(path: Path, *, url: str, mcp_url: str | None, concurrency: in
 
 
 def run(args: argparse.Namespace) -> None:
-    outcomes = asyncio.run(evaluate(Path(args.file), url=args.url, mcp_url=args.mcp_url, concurrency=args.concurrency))
+    outcomes = asyncio.run(
+        evaluate(Path(args.file), url=args.url, mcp_url=args.mcp_url, concurrency=args.concurrency)
+    )
     misses = [o for o in outcomes if o.problems]
     for outcome in misses:
         print(f"MISS {outcome.case_id}")

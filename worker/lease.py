@@ -17,8 +17,9 @@ import redis.asyncio as aredis
 LEASE_MS = 15_000
 RENEW_EVERY_S = 5.0
 
-_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_OWNED = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call({}) end return 0"
+_RENEW = _OWNED.format("'PEXPIRE', KEYS[1], ARGV[2]")
+_RELEASE = _OWNED.format("'DEL', KEYS[1]")
 
 
 class LeaseHeld(Exception):

@@ -19,23 +19,22 @@ from worker.runtime import Runtime
 
 log = logging.getLogger("taskchat.sweeper")
 
-INTERVAL_S = 5.0
-QUEUED_GRACE = timedelta(seconds=20)  # longer than any normal wait in a busy queue's head
 RUNNING_GRACE = timedelta(seconds=360)  # longer than the actor's time limit
 BATCH = 200
 
 
 async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
-    if not await rt.redis.set(f"{rt.settings.redis_prefix}:sweeper", "1", nx=True, px=int(INTERVAL_S * 900)):
+    interval_ms = int(rt.settings.sweep_interval_s * 900)
+    if not await rt.redis.set(f"{rt.settings.redis_prefix}:sweeper", "1", nx=True, px=interval_ms):
         return 0  # another worker process is sweeping
-    now = utcnow()
+    now, queued_grace = utcnow(), timedelta(seconds=rt.settings.sweep_queued_after_s)
     async with rt.sessions() as session:
         stuck = (
             await session.exec(
                 select(Run.id)
                 .where(
                     or_(
-                        (col(Run.status) == RunStatus.queued) & (col(Run.created_at) < now - QUEUED_GRACE),
+                        (col(Run.status) == RunStatus.queued) & (col(Run.created_at) < now - queued_grace),
                         (col(Run.status) == RunStatus.running) & (col(Run.started_at) < now - RUNNING_GRACE),
                     )
                 )
@@ -56,4 +55,4 @@ async def sweep_forever(rt: Runtime, broker: dramatiq.Broker) -> None:
             await sweep_once(rt, broker)
         except Exception as exc:  # Postgres or Redis down: try again next time
             log.warning("sweeper.failed error=%r", exc)
-        await asyncio.sleep(INTERVAL_S)
+        await asyncio.sleep(rt.settings.sweep_interval_s)

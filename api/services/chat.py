@@ -9,7 +9,8 @@ from typing import Any
 
 import dramatiq
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -142,8 +143,13 @@ async def wait_until_finished(
 
 
 async def run_finished(sessions: SessionFactory, run_id: int) -> bool:
-    async with sessions() as session:
-        status = (await session.exec(select(Run.status).where(Run.id == run_id))).first()
+    """Whether the run is finished; a database blip while waiting is "not yet", not an error."""
+    try:
+        async with sessions() as session:
+            status = (await session.exec(select(Run.status).where(Run.id == run_id))).first()
+    except (OperationalError, DBAPIError, PoolTimeout) as exc:
+        log.warning("chat.wait.database_unavailable run_id=%s error=%r", run_id, exc)
+        return False
     return status in FINISHED
 
 

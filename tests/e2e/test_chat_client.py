@@ -9,7 +9,10 @@ def test_the_terminal_client_streams_answers(slow_stack, user_id) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "common.cli", "chat", "--url", slow_stack, "--user", user_id],
         input="add a task to feed the cat\nwhat's pending?\n\n",
-        capture_output=True, text=True, timeout=60, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
     )
     assert result.returncode == 0, result.stderr
     assert "· add_task" in result.stdout and "Added “Feed the cat”" in result.stdout

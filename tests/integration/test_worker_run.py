@@ -143,27 +143,57 @@ class TestRunChatJob:
         assert run.status == RunStatus.failed and "RateLimitError" in run.error
         assert answer.role == Role.assistant and "rate limited" in answer.content
 
-    async def test_history_is_a_bounded_window(self, runtime, sessions, user_id) -> None:
-        run = await new_run(sessions, user_id, "message 0")
-        await run_chat_job(
-            dataclasses.replace(runtime, model=ScriptedModel([[assistant_message("hi")]])), run.id
-        )
+    async def test_history_is_a_bounded_window_of_whole_turns(self, runtime, sessions, user_id) -> None:
+        first = await new_run(sessions, user_id, "question 0")
         async with sessions() as s:
-            for n in range(1, 40):
-                s.add(
-                    Message(
+            for n in range(30):
+                run = first if n == 0 else None
+                if run is None:
+                    question = Message(
                         user_id=user_id,
-                        conversation_id=run.conversation_id,
+                        conversation_id=first.conversation_id,
                         role=Role.user,
-                        content=f"message {n}",
+                        content=f"question {n}",
                     )
+                    s.add(question)
+                    await s.flush()
+                    run = Run(
+                        user_id=user_id, conversation_id=first.conversation_id, user_message_id=question.id
+                    )
+                    s.add(run)
+                    await s.flush()
+                else:
+                    run = await s.get(Run, first.id)
+                answer = Message(
+                    user_id=user_id,
+                    conversation_id=first.conversation_id,
+                    role=Role.assistant,
+                    content=f"answer {n}",
                 )
+                s.add(answer)
+                await s.flush()
+                run.status, run.assistant_message_id = RunStatus.succeeded, answer.id
             await s.commit()
-        last = await new_run(sessions, user_id, "the newest", run.conversation_id)
+        last = await new_run(sessions, user_id, "the newest", first.conversation_id)
         model = ScriptedModel([[assistant_message("ok")]])
         await run_chat_job(dataclasses.replace(runtime, model=model), last.id)
         texts = [i["content"] for i in model.calls[0].input if isinstance(i, dict) and "role" in i]
-        assert len(texts) == runtime.settings.history_max_messages and texts[-1] == "the newest"
+        turns = runtime.settings.history_max_messages // 2
+        expected = [t for n in range(31 - turns, 30) for t in (f"question {n}", f"answer {n}")]
+        assert texts == [*expected, "the newest"]
+
+    async def test_an_answer_written_after_a_later_message_stays_in_its_turn(
+        self, runtime, sessions, user_id
+    ) -> None:
+        first = await new_run(sessions, user_id, "Add a task to call the plumber")
+        second = await new_run(
+            sessions, user_id, "mark it as done", first.conversation_id
+        )  # sent before the answer
+        await run_chat_job(runtime, first.id)
+        await run_chat_job(runtime, second.id)
+        _, answer, calls = await reload(sessions, second.id)
+        assert [c.name for c in calls] == ["complete_task"]
+        assert "Call the plumber" in answer.content
 
 
 def _response(status: int):

@@ -1,0 +1,454 @@
+"""The Gemini path end to end: our worker's run job, through the real `openai` client and the Agents SDK's
+Chat Completions model, over HTTP to a fake of Gemini's OpenAI-compatible endpoint (`tests/fake_llm.py`),
+with the task tools writing to the real PostgreSQL. The fake enforces Gemini's thought-signature rule."""
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from sqlmodel import col, select
+
+from common.events import read_after
+from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall
+from tests.fake_llm import PATH, Call, Failure, FakeLLM, Stall, after_tool_result, text, tool_call, tool_calls
+from worker.prompts import INSTRUCTIONS
+from worker.run import run_chat_job
+from worker.runtime import Runtime
+
+TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+TIMEOUT_S = 0.5
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeLLM]:
+    with FakeLLM() as server:
+        yield server
+
+
+def gemini(settings, fake: FakeLLM, **overrides: Any):  # type: ignore[no-untyped-def]
+    return settings.model_copy(
+        update={
+            "llm_provider": "gemini",
+            "gemini_api_key": "test-key",
+            "gemini_base_url": fake.base_url,
+            "gemini_model": "gemini-2.5-flash",
+            "model_timeout_s": TIMEOUT_S,
+            "model_max_retries": 2,
+            **overrides,
+        }
+    )
+
+
+@pytest.fixture
+async def runtime(settings, sessions, fake):  # type: ignore[no-untyped-def]
+    rt = await Runtime.create(gemini(settings, fake))
+    yield rt
+    await rt.close()
+
+
+async def new_run(sessions, user_id: str, text_: str, conversation_id: int | None = None) -> Run:  # type: ignore[no-untyped-def]
+    async with sessions() as s:
+        if conversation_id is None:
+            conversation = Conversation(user_id=user_id)
+            s.add(conversation)
+            await s.flush()
+            conversation_id = conversation.id
+        message = Message(user_id=user_id, conversation_id=conversation_id, role=Role.user, content=text_)
+        s.add(message)
+        await s.flush()
+        run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message.id)
+        s.add(run)
+        await s.commit()
+        return run
+
+
+async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolCall]]:  # type: ignore[no-untyped-def]
+    async with sessions() as s:
+        run = await s.get(Run, run_id)
+        answer = await s.get(Message, run.assistant_message_id) if run.assistant_message_id else None
+        calls = (
+            await s.exec(select(ToolCall).where(ToolCall.run_id == run_id).order_by(col(ToolCall.seq)))
+        ).all()
+        return run, answer, list(calls)
+
+
+async def tasks_of(sessions, user_id: str) -> list[Task]:  # type: ignore[no-untyped-def]
+    async with sessions() as s:
+        return list((await s.exec(select(Task).where(Task.user_id == user_id).order_by(col(Task.id)))).all())
+
+
+async def unfinished_runs(sessions, user_id: str) -> list[Run]:  # type: ignore[no-untyped-def]
+    async with sessions() as s:
+        stmt = select(Run).where(
+            Run.user_id == user_id, col(Run.status).in_([RunStatus.queued, RunStatus.running])
+        )
+        return list((await s.exec(stmt)).all())
+
+
+def signature_of(call: dict[str, Any]) -> str | None:
+    return ((call.get("extra_content") or {}).get("google") or {}).get("thought_signature")
+
+
+def roles(body: dict[str, Any]) -> list[str]:
+    return [m["role"] for m in body["messages"]]
+
+
+class TestGeminiRequests:
+    @pytest.mark.parametrize("split_tool_arguments", [False, True], ids=["gemini-chunks", "openai-fragments"])
+    async def test_a_tool_turn_goes_over_the_wire_as_gemini_expects(
+        self, runtime, sessions, fake, user_id, split_tool_arguments
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.split_tool_arguments = split_tool_arguments
+        answer_text = "Added “Buy groceries” to your list."
+        fake.set_script(
+            lambda body: (
+                text(answer_text)
+                if after_tool_result(body)
+                else tool_call("add_task", {"title": "Buy groceries"})
+            )
+        )
+        # An earlier exchange in the same conversation, without tool calls.
+        async with sessions() as s:
+            conversation = Conversation(user_id=user_id)
+            s.add(conversation)
+            await s.flush()
+            hi = Message(user_id=user_id, conversation_id=conversation.id, role=Role.user, content="hi")
+            hello = Message(
+                user_id=user_id, conversation_id=conversation.id, role=Role.assistant, content="Hello!"
+            )
+            s.add_all([hi, hello])
+            await s.flush()
+            s.add(
+                Run(
+                    user_id=user_id,
+                    conversation_id=conversation.id,
+                    user_message_id=hi.id,
+                    assistant_message_id=hello.id,
+                    status=RunStatus.succeeded,
+                )
+            )
+            await s.commit()
+        run = await new_run(sessions, user_id, "Add a task to buy groceries", conversation.id)
+
+        await run_chat_job(runtime, run.id)
+
+        first, second = fake.requests
+        for request in (first, second):
+            assert (request.method, request.path, request.status) == ("POST", PATH, 200)
+            assert request.headers["authorization"] == "Bearer test-key"
+            assert request.body["model"] == "gemini-2.5-flash"
+            assert request.body["stream"] is True  # the worker streams (Runner.run_streamed)
+            assert request.body["temperature"] == 0.2
+            tools = request.body["tools"]
+            assert {t["function"]["name"] for t in tools} == TOOLS and len(tools) == 5
+            for tool in tools:
+                assert tool["type"] == "function" and tool["function"]["description"]
+                parameters = tool["function"]["parameters"]
+                assert "user_id" not in parameters.get("properties", {})
+                assert "user_id" not in parameters.get("required", [])
+            assert request.body["messages"][:4] == [
+                {"role": "system", "content": INSTRUCTIONS},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "Add a task to buy groceries"},
+            ]
+        assert set(first.body) == {"model", "messages", "tools", "temperature", "stream"}
+        assert len(first.body["messages"]) == 4
+
+        # The second request carries the model's tool call, with its thought signature, and the result.
+        assert roles(second.body)[4:] == ["assistant", "tool"]
+        assistant, tool_message = second.body["messages"][4:]
+        (sent_call,) = assistant["tool_calls"]
+        assert sent_call["function"] == {
+            "name": "add_task",
+            "arguments": json.dumps({"title": "Buy groceries"}),
+        }
+        assert fake.signatures[signature_of(sent_call)] == sent_call["id"]
+        assert tool_message["tool_call_id"] == sent_call["id"]
+        assert isinstance(tool_message["content"], str)  # a JSON string, not a list of content parts
+        (task,) = await tasks_of(sessions, user_id)
+        result = json.loads(tool_message["content"])
+        assert result["id"] == task.id and result["title"] == "Buy groceries" and result["completed"] is False
+        assert "user_id" not in result
+
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and run.error is None and run.attempts == 1
+        assert answer.role == Role.assistant and answer.content == answer_text
+        assert [(c.name, c.arguments, c.status) for c in calls] == [
+            ("add_task", {"title": "Buy groceries"}, "ok")
+        ]
+        assert task.user_id == user_id and task.title == "Buy groceries"
+
+        # Streaming reached the run's event channel: tool call, result, text deltas, done.
+        events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
+        kinds = [e.event for e in events]
+        assert kinds[:2] == ["tool_call", "tool_result"] and kinds[-1] == "done"
+        assert events[0].data["arguments"] == {"title": "Buy groceries"}
+        assert events[1].data["result"]["id"] == task.id
+        deltas = [e.data["text"] for e in events if e.event == "delta"]
+        assert len(deltas) > 1 and "".join(deltas) == answer_text
+
+    async def test_a_second_turn_sends_the_first_turn_and_acts_on_it(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script(
+            lambda body: (
+                text("Added “Call the plumber”.")
+                if after_tool_result(body)
+                else tool_call("add_task", {"title": "Call the plumber"})
+            )
+        )
+        first = await new_run(sessions, user_id, "Add a task to call the plumber")
+        await run_chat_job(runtime, first.id)
+        (task,) = await tasks_of(sessions, user_id)
+
+        def second_turn(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+            if after_tool_result(body):
+                return text("Marked “Call the plumber” as done.")
+            # Like a real model, find the id in the earlier tool result the history carries.
+            earlier = [json.loads(m["content"]) for m in body["messages"] if m["role"] == "tool"]
+            return tool_call("complete_task", {"task_id": earlier[-1]["id"]})
+
+        fake.requests.clear()
+        fake.set_script(second_turn)
+        second = await new_run(sessions, user_id, "mark it as done", first.conversation_id)
+        await run_chat_job(runtime, second.id)
+
+        body = fake.requests[0].body
+        assert roles(body) == ["system", "user", "assistant", "tool", "assistant", "user"]
+        messages = body["messages"]
+        assert messages[1] == {"role": "user", "content": "Add a task to call the plumber"}
+        (earlier_call,) = messages[2]["tool_calls"]
+        assert earlier_call["function"]["name"] == "add_task"
+        assert json.loads(earlier_call["function"]["arguments"]) == {"title": "Call the plumber"}
+        assert signature_of(earlier_call) is None  # rebuilt from Postgres; Gemini checks only this turn
+        assert messages[3]["tool_call_id"] == earlier_call["id"] and isinstance(messages[3]["content"], str)
+        assert json.loads(messages[3]["content"])["id"] == task.id
+        assert messages[4] == {"role": "assistant", "content": "Added “Call the plumber”."}
+        assert messages[5] == {"role": "user", "content": "mark it as done"}
+        # This turn's call went back signed (the fake would have answered 400 otherwise).
+        current_call = fake.requests[1].body["messages"][6]["tool_calls"][0]
+        assert signature_of(current_call) in fake.signatures
+
+        run, answer, calls = await reload(sessions, second.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Marked “Call the plumber” as done."
+        assert [(c.name, c.arguments) for c in calls] == [("complete_task", {"task_id": task.id})]
+        assert [(t.id, t.completed) for t in await tasks_of(sessions, user_id)] == [(task.id, True)]
+
+    async def test_parallel_calls_are_signed_on_the_first_call_only(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script(
+            [
+                tool_calls(
+                    Call("add_task", {"title": "Buy milk"}), Call("add_task", {"title": "Walk the dog"})
+                ),
+                text("Added both."),
+            ]
+        )
+        run = await new_run(sessions, user_id, "Add buy milk and walk the dog")
+        await run_chat_job(runtime, run.id)
+
+        sent = fake.requests[1].body["messages"]
+        assert roles(fake.requests[1].body) == ["system", "user", "assistant", "tool", "tool"]
+        first_call, second_call = sent[2]["tool_calls"]
+        assert signature_of(first_call) in fake.signatures and signature_of(second_call) is None
+        assert [m["tool_call_id"] for m in sent[3:]] == [first_call["id"], second_call["id"]]
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added both."
+        assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk", "Walk the dog"]
+
+
+class TestFakeGemini:
+    """The fake must be able to fail: it rejects what Gemini rejects."""
+
+    async def test_a_current_turn_call_without_its_signature_is_rejected(self, fake) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([tool_call("add_task", {"title": "x"}), text("ok"), text("ok")])
+        client = openai.AsyncOpenAI(api_key="test-key", base_url=fake.base_url, max_retries=0)
+        messages: list[Any] = [{"role": "user", "content": "add x"}]
+        completion = await client.chat.completions.create(model="gemini-2.5-flash", messages=messages)
+        call = completion.choices[0].message.tool_calls[0].model_dump(exclude_none=True)
+        assert signature_of(call) in fake.signatures
+        unsigned = {k: v for k, v in call.items() if k != "extra_content"}
+        result = {"role": "tool", "tool_call_id": call["id"], "content": "{}"}
+
+        with pytest.raises(openai.BadRequestError) as rejected:
+            await client.chat.completions.create(
+                model="gemini-2.5-flash",
+                messages=[*messages, {"role": "assistant", "tool_calls": [unsigned]}, result],
+            )
+        # Gemini's error body is a JSON list, so the client's message is only "Error code: 400".
+        assert str(rejected.value) == "Error code: 400"
+        assert "missing a thought_signature" in rejected.value.body[0]["error"]["message"]
+        # The same call in an earlier turn (a later user message follows) is not validated.
+        earlier = [*messages, {"role": "assistant", "tool_calls": [unsigned]}, result]
+        await client.chat.completions.create(
+            model="gemini-2.5-flash", messages=[*earlier, {"role": "user", "content": "thanks"}]
+        )
+        signed = await client.chat.completions.create(
+            model="gemini-2.5-flash",
+            messages=[*messages, {"role": "assistant", "tool_calls": [call]}, result],
+        )
+        assert signed.choices[0].message.content == "ok"
+        assert [r.status for r in fake.requests] == [200, 400, 200, 200]
+
+        bad_key = openai.AsyncOpenAI(api_key="wrong", base_url=fake.base_url, max_retries=0)
+        with pytest.raises(openai.BadRequestError) as bad:
+            await bad_key.chat.completions.create(model="gemini-2.5-flash", messages=messages)
+        assert bad.value.body[0]["error"]["message"].startswith("API key not valid")
+
+
+class TestGeminiFailures:
+    async def test_a_rate_limit_is_retried_with_backoff_and_the_run_succeeds(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.fail_next(1, 429)
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(runtime, run.id)
+
+        assert [r.status for r in fake.requests] == [429, 200, 200]
+        limited, retried, _ = fake.requests
+        assert retried.body == limited.body
+        assert retried.headers["x-stainless-retry-count"] == "1"
+        assert retried.at - limited.at >= 0.3  # the client backed off (0.5 s minus up to 25% jitter)
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and run.attempts == 1
+        assert answer.content == "Added “Buy milk”."
+        assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
+
+    @pytest.mark.parametrize(
+        ("status", "exception", "readable"),
+        [
+            (429, "RateLimitError", "rate limited"),
+            (500, "InternalServerError", "returned an error (500)"),
+            (503, "InternalServerError", "returned an error (503)"),
+        ],
+    )
+    async def test_a_model_that_keeps_failing_ends_the_run_readably(
+        self, runtime, sessions, fake, user_id, status, exception, readable
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.fail_next(10, status, retry_after_ms=20)  # a short server-directed wait keeps this fast
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(runtime, run.id)
+
+        assert [r.status for r in fake.requests] == [status] * 3  # one try and model_max_retries=2
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and run.finished_at and run.error.startswith(exception)
+        assert answer.role == Role.assistant and readable in answer.content
+        assert calls == [] and await tasks_of(sessions, user_id) == []
+        assert await unfinished_runs(sessions, user_id) == []
+        events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
+        assert [(e.event, e.data["message"]) for e in events] == [("error", answer.content)]
+
+    async def test_a_failure_after_a_tool_call_keeps_the_tool_effect_and_fails_readably(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"})])
+        fake.add(*[Failure(500, retry_after_ms=20) for _ in range(3)])
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(runtime, run.id)
+
+        assert [r.status for r in fake.requests] == [200, 500, 500, 500]
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and "returned an error (500)" in answer.content
+        assert [c.name for c in calls] == ["add_task"]  # recorded, so a retried run replays it
+        assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
+
+    async def test_a_hung_model_times_out_and_the_run_fails_readably(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.hang_next(10, seconds=30)
+        run = await new_run(sessions, user_id, "add milk")
+        started = time.monotonic()
+        await run_chat_job(runtime, run.id)
+        elapsed = time.monotonic() - started
+
+        assert len(fake.requests) == 3  # each attempt timed out after model_timeout_s, then retried
+        assert elapsed < 30  # the client gave up; it did not wait for the fake
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and run.error.startswith("APITimeoutError")
+        assert "took too long" in answer.content
+        assert await unfinished_runs(sessions, user_id) == []
+
+    async def test_a_slow_model_within_the_timeout_is_waited_for_not_retried(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.delay_s = TIMEOUT_S * 0.6
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(runtime, run.id)
+
+        assert [r.status for r in fake.requests] == [200, 200]
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."
+
+    async def test_a_stream_that_stalls_midway_times_out_and_the_run_fails_readably(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([Stall(seconds=30)])
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(runtime, run.id)
+
+        assert len(fake.requests) == 1  # a stream that already began is not retried by the client
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and "took too long" in answer.content
+        assert await unfinished_runs(sessions, user_id) == []
+
+    async def test_malformed_tool_arguments_end_the_run_cleanly(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script(
+            [tool_call("add_task", '{"title": "Buy milk"'), text("Sorry, could you say that again?")]
+        )
+        run = await new_run(sessions, user_id, "add milk")
+        await run_chat_job(runtime, run.id)
+
+        # The SDK does not call the tool; it tells the model the call failed, and the model answers.
+        _, retry = fake.requests
+        assert retry.body["messages"][-1] == {
+            "role": "tool",
+            "tool_call_id": retry.body["messages"][-2]["tool_calls"][0]["id"],
+            "content": "An error occurred while running the tool. Please try again.",
+        }
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Sorry, could you say that again?"
+        assert calls == [] and await tasks_of(sessions, user_id) == []
+        events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
+        assert events[0].event == "tool_call" and events[0].data["arguments"] == '{"title": "Buy milk"'
+
+    async def test_a_rejected_request_records_geminis_reason(self, settings, sessions, fake, user_id) -> None:  # type: ignore[no-untyped-def]
+        rt = await Runtime.create(gemini(settings, fake, gemini_api_key="revoked-key"))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            await run_chat_job(rt, run.id)
+        finally:
+            await rt.close()
+
+        assert [r.status for r in fake.requests] == [400]  # a 400 is not retried
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and "returned an error (400)" in answer.content
+        assert run.error.startswith("BadRequestError: Error code: 400") and "API key not valid" in run.error
+
+    async def test_a_current_turn_call_sent_back_unsigned_is_rejected_through_the_worker(
+        self, settings, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        # The SDK restores `extra_content` only for model names containing "gemini"; under another name
+        # it drops the signature, which is exactly what Gemini rejects. This proves the fake would catch it.
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("never sent")])
+        rt = await Runtime.create(gemini(settings, fake, gemini_model="flash-alias"))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            await run_chat_job(rt, run.id)
+        finally:
+            await rt.close()
+
+        assert [r.status for r in fake.requests] == [200, 400]
+        assert signature_of(fake.requests[1].body["messages"][2]["tool_calls"][0]) is None
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and "returned an error (400)" in answer.content
+        assert "missing a thought_signature" in run.error
+        assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
