@@ -7,6 +7,7 @@ makes the same call again gets the recorded result instead of a second effect.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,18 +22,21 @@ from fastmcp.exceptions import ToolError
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from pydantic import Field
-from sqlalchemy import func
+from sqlalchemy import func, insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.db import SessionFactory
-from common.models import DESCRIPTION_MAX, TITLE_MAX, Run, ToolCall
+from common.models import DESCRIPTION_MAX, TITLE_MAX, Run, ToolCall, utcnow
 from mcp_tools import tasks
 from mcp_tools.tasks import Status, TaskList, TaskPublic
 
 META_RUN_ID = "taskchat/run_id"
 META_CALL_KEY = "taskchat/call_key"
+# Set on a retried run only: a first attempt has nothing to replay, so it skips the lookup.
+META_REPLAY = "taskchat/replay"
 
 _session: ContextVar[AsyncSession] = ContextVar("taskchat_tool_session")
 # An async engine belongs to the event loop it runs on, so the binding is per loop.
@@ -170,7 +174,7 @@ class RunLedger(Middleware):
         arguments = dict(context.message.arguments or {})
         user_id = str(arguments.pop("user_id", ""))
 
-        if run_id is not None and key:
+        if run_id is not None and key and meta.get(META_REPLAY):
             async with factory() as session:
                 recorded = await _find_call(session, run_id=int(run_id), key=str(key), user_id=user_id)
             if recorded is not None:
@@ -179,41 +183,38 @@ class RunLedger(Middleware):
                 return ToolResult(structured_content=recorded.result)
 
         started = time.perf_counter()
+        ledger = (
+            {
+                "run_id": int(run_id),
+                "key": str(key),
+                "user_id": user_id,
+                "name": name,
+                "arguments": arguments,
+                "started": started,
+            }
+            if run_id is not None and key
+            else None
+        )
         async with factory() as session:
             token = _session.set(session)
             try:
                 result: ToolResult = await call_next(context)
             except Exception as exc:
                 await session.rollback()
-                if run_id is not None and key:
-                    await _record(
-                        session,
-                        run_id=int(run_id),
-                        key=str(key),
-                        user_id=user_id,
-                        name=name,
-                        arguments=arguments,
-                        result=None,
-                        error=_error_text(exc),
-                        started=started,
-                    )
-                    await session.commit()
+                if ledger is not None:
+                    with contextlib.suppress(ToolError, IntegrityError):
+                        await _record(session, **ledger, result=None, error=_error_text(exc))
+                        await session.commit()
                 raise
             finally:
                 _session.reset(token)
-            if run_id is not None and key:
-                await _record(
-                    session,
-                    run_id=int(run_id),
-                    key=str(key),
-                    user_id=user_id,
-                    name=name,
-                    arguments=arguments,
-                    result=result.structured_content,
-                    error=None,
-                    started=started,
-                )
-            await session.commit()
+            try:
+                if ledger is not None:
+                    await _record(session, **ledger, result=result.structured_content, error=None)
+                await session.commit()
+            except IntegrityError:  # this run already made this call: its effect is undone, not doubled
+                await session.rollback()
+                raise ToolError("This call was already made for this run.") from None
         return result
 
 
@@ -237,17 +238,19 @@ async def _record(
     started: float,
 ) -> None:
     # The run row lock orders the calls of one run, so `seq` has no gaps or duplicates.
-    run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).first()
-    if run is None or run.user_id != user_id:
+    owner = (await session.exec(select(Run.user_id).where(Run.id == run_id).with_for_update())).first()
+    if owner != user_id:
         raise ToolError(f"Run {run_id} not found")
-    seq = (
-        await session.exec(select(func.coalesce(func.max(ToolCall.seq), 0)).where(ToolCall.run_id == run_id))
-    ).one()
-    session.add(
-        ToolCall(
+    next_seq = (
+        select(func.coalesce(func.max(ToolCall.seq), 0) + 1)
+        .where(ToolCall.run_id == run_id)
+        .scalar_subquery()
+    )
+    await session.exec(
+        insert(ToolCall).values(
             run_id=run_id,
             user_id=user_id,
-            seq=seq + 1,
+            seq=next_seq,
             call_key=key,
             name=name,
             arguments=arguments,
@@ -255,6 +258,7 @@ async def _record(
             status="error" if error is not None else "ok",
             error=error,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            created_at=utcnow(),
         )
     )
 

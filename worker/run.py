@@ -16,8 +16,9 @@ from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from sqlalchemy import Row, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from common.models import Conversation, Message, Role, Run, RunStatus, utcnow
@@ -76,27 +77,38 @@ async def _run_job(rt: Runtime, run_id: int) -> None:
 
 
 async def _claim(rt: Runtime, run_id: int) -> Run | None:
-    async with rt.sessions() as session:
-        run = (await session.exec(select(Run).where(Run.id == run_id).with_for_update())).first()
-        if run is None or run.status in (RunStatus.succeeded, RunStatus.failed):
-            return None  # unknown, or a duplicate delivery of a finished run
-        earlier = await session.exec(
-            select(Run.id)
-            .where(
-                Run.conversation_id == run.conversation_id,
-                col(Run.id) < run.id,
-                col(Run.status).in_([RunStatus.queued, RunStatus.running]),
-                Run.created_at > utcnow() - ORDERING_PATIENCE,
-            )
-            .limit(1)
+    """One statement: take the run unless it is finished or an earlier run of its conversation is not."""
+    earlier = aliased(Run)
+    blocking = (
+        select(earlier.id)
+        .where(
+            earlier.conversation_id == Run.conversation_id,
+            col(earlier.id) < Run.id,
+            col(earlier.status).in_([RunStatus.queued, RunStatus.running]),
+            earlier.created_at > utcnow() - ORDERING_PATIENCE,
         )
-        if earlier.first() is not None:
-            raise RunDeferred(run_id)
-        run.status = RunStatus.running
-        run.attempts += 1
-        run.started_at = utcnow()
+        .exists()
+    )
+    async with rt.sessions() as session:
+        claimed = (
+            await session.exec(
+                update(Run)
+                .where(
+                    col(Run.id) == run_id,
+                    col(Run.status).in_([RunStatus.queued, RunStatus.running]),
+                    ~blocking,
+                )
+                .values(status=RunStatus.running, attempts=Run.attempts + 1, started_at=utcnow())
+                .returning(Run)
+            )
+        ).first()
         await session.commit()
-        return run
+        if claimed is not None:
+            return claimed[0] if isinstance(claimed, tuple | Row) else claimed
+        status = (await session.exec(select(Run.status).where(Run.id == run_id))).first()
+    if status in (RunStatus.queued, RunStatus.running):
+        raise RunDeferred(run_id)
+    return None  # unknown, or a duplicate delivery of a finished run
 
 
 async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
@@ -107,7 +119,7 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> st
         mcp_servers=[rt.tools],
         model_settings=ModelSettings(temperature=0.2),
     )
-    context = RunContext(run_id=run.id or 0, user_id=run.user_id)
+    context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)
     result = Runner.run_streamed(
         agent, history, context=context, max_turns=MAX_TURNS, run_config=RunConfig(tracing_disabled=True)
     )

@@ -14,7 +14,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
-from mcp_tools.server import META_CALL_KEY, META_RUN_ID, call_key, mcp
+from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_key, mcp
 
 META_USER_ID = "taskchat/user_id"  # consumed here, never sent to the server
 
@@ -25,6 +25,7 @@ class RunContext:
 
     run_id: int
     user_id: str
+    retried: bool = False  # an earlier attempt may have made some of this run's calls already
     calls: Counter[str] = field(default_factory=Counter)
 
 
@@ -33,7 +34,10 @@ def resolve_meta(ctx: MCPToolMetaContext) -> dict[str, Any]:
     arguments = {k: v for k, v in (ctx.arguments or {}).items() if k != "user_id"}
     base = call_key(ctx.tool_name, arguments, 0).rsplit(":", 1)[0]
     run.calls[base] += 1
-    return {META_RUN_ID: run.run_id, META_CALL_KEY: f"{base}:{run.calls[base]}", META_USER_ID: run.user_id}
+    meta = {META_RUN_ID: run.run_id, META_CALL_KEY: f"{base}:{run.calls[base]}", META_USER_ID: run.user_id}
+    if run.retried:
+        meta[META_REPLAY] = True
+    return meta
 
 
 class TaskTools(MCPServer):

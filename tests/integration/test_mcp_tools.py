@@ -5,7 +5,7 @@ from fastmcp import Client
 from sqlmodel import select
 
 from common.models import Conversation, Message, Role, Run, Task, ToolCall
-from mcp_tools.server import META_CALL_KEY, META_RUN_ID, mcp
+from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, mcp
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ class TestRunLedger:
 
     async def test_a_repeated_call_of_a_run_is_replayed_not_repeated(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
-        meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:abc:1"}
+        meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:abc:1", META_REPLAY: True}
         first = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
         again = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
         assert first.structured_content == again.structured_content
@@ -112,7 +112,7 @@ class TestRunLedger:
 
     async def test_errors_are_recorded_and_replayed(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
-        meta = {META_RUN_ID: run_id, META_CALL_KEY: "delete_task:x:1"}
+        meta = {META_RUN_ID: run_id, META_CALL_KEY: "delete_task:x:1", META_REPLAY: True}
         for _ in range(2):
             result = await client.call_tool_mcp(
                 "delete_task", {"user_id": user_id, "task_id": 999999}, meta=meta
@@ -121,6 +121,17 @@ class TestRunLedger:
         async with sessions() as s:
             calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
         assert [(c.status, c.error) for c in calls] == [("error", "Task 999999 not found")]
+
+    async def test_without_the_replay_flag_a_repeated_key_fails_and_changes_nothing(
+        self, client, sessions, user_id
+    ) -> None:
+        run_id = await self._run(sessions, user_id)
+        meta = {META_RUN_ID: run_id, META_CALL_KEY: "add_task:dup:1"}
+        first = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
+        second = await client.call_tool_mcp("add_task", {"user_id": user_id, "title": "once"}, meta=meta)
+        assert not first.is_error and second.is_error
+        async with sessions() as s:
+            assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
 
     async def test_a_run_of_another_user_cannot_be_written_to(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
