@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from api.auth import TokenVerifier
 from api.listener import RunListener
 from api.middleware import BodyLimit, OriginGuard
+from api.observability import WAITING, MetricsMiddleware, RequestIdMiddleware
 from api.routes import chat, conversations, health
 from common.db import make_engine, make_session_factory
 from common.errors import TaskchatError
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.verifier = TokenVerifier(settings, state.http)
         state.listener = RunListener(settings.redis_url, settings.redis_prefix)
         await state.listener.start()
+        WAITING.set_function(lambda: state.listener.waiting)
         try:
             yield
         finally:
@@ -98,6 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's "error parsing the body" (invalid UTF-8, nesting too deep for the parser, a number
+            # with too many digits): an invalid body like any other invalid JSON, so 422.
+            return error(422, "validation_error", "The request body is not valid JSON.")
         return error(
             exc.status_code,
             STATUS_CODES.get(exc.status_code, "error"),
@@ -141,4 +147,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -68,7 +68,9 @@ def free_port() -> int:
 def stack(*, threads: int = 64, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     env = {**ENV, **(env or {})}
     port = free_port()
-    worker = subprocess.Popen([*TASKCHAT, "worker", "--processes", "1", "--threads", str(threads)], env=env)
+    worker = subprocess.Popen(
+        [*TASKCHAT, "worker", "--processes", "1", "--threads", str(threads), "--metrics-port", str(free_port())], env=env
+    )
     api = subprocess.Popen([*TASKCHAT, "api", "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -2,10 +2,11 @@
 keeps no static dependency on the other packages."""
 
 import argparse
-import logging
 import os
 import sys
 from importlib import import_module
+
+from common import logs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     worker = commands.add_parser("worker", help="run Dramatiq workers that answer chats")
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=64, help="runs in flight per process")
+    worker.add_argument(
+        "--metrics-port", type=int, default=9191, help="Prometheus metrics of this host's workers"
+    )
 
     mcp = commands.add_parser("mcp", help="run the MCP task server standalone")
     mcp.add_argument("--transport", choices=["http", "stdio"], default="http")
@@ -53,9 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--min-accuracy", type=float, default=0.0, help="exit 1 below this (0..1)")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure()
     run = {
         "dev": "common.devserver:run",
         "api": f"{__name__}:_api",
@@ -85,6 +87,21 @@ def _api(args: argparse.Namespace) -> None:
 
 
 def _worker(args: argparse.Namespace) -> None:
+    import shutil
+    import tempfile
+
+    # Worker processes write their metrics to one directory that Dramatiq's exposition server reads;
+    # both read these variables when they are imported, so they are set first.
+    metrics_dir = os.path.join(tempfile.gettempdir(), f"taskchat-worker-metrics-{args.metrics_port}")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir)
+    os.environ.update(
+        {
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+            "dramatiq_prom_db": metrics_dir,
+            "dramatiq_prom_port": str(args.metrics_port),
+        }
+    )
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 

@@ -80,5 +80,8 @@ def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBr
     )
 
 
-def run_chat_message(run_id: int) -> dramatiq.Message:
-    return dramatiq.Message(queue_name=CHAT_QUEUE, actor_name=RUN_CHAT, args=(run_id,), kwargs={}, options={})
+def run_chat_message(run_id: int, *, request_id: str | None = None) -> dramatiq.Message:
+    kwargs = {"request_id": request_id} if request_id else {}
+    return dramatiq.Message(
+        queue_name=CHAT_QUEUE, actor_name=RUN_CHAT, args=(run_id,), kwargs=kwargs, options={}
+    )

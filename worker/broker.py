@@ -1,10 +1,12 @@
 """The worker's broker: imported before the actors so that they bind to it."""
 
 import asyncio
+import os
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware.prometheus import Prometheus
 
 from common.jobs import make_broker
 from common.settings import get_settings
@@ -31,4 +33,6 @@ class WorkerLifecycle(Middleware):
 broker = make_broker(get_settings(), max_connections=512)
 broker.add_middleware(AsyncIO())
 broker.add_middleware(WorkerLifecycle())
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # set by `taskchat worker`; not in tests' in-thread workers
+    broker.add_middleware(Prometheus())
 dramatiq.set_broker(broker)

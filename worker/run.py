@@ -6,11 +6,12 @@ that is already finished is skipped, and a retried run replays the tool calls it
 
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 import openai
-from agents import Agent, ModelSettings, RunConfig, Runner
+from agents import Agent, ModelSettings, RunConfig, RunHooks, Runner
 from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
@@ -21,7 +22,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from common import logs
 from common.models import Conversation, Message, Role, Run, RunStatus, utcnow
+from worker import metrics
 from worker.history import load_history
 from worker.lease import LeaseHeld, run_lease
 from worker.prompts import INSTRUCTIONS
@@ -40,10 +43,12 @@ class RunDeferred(Exception):
     """Not now: an earlier run of the conversation is unfinished, or another attempt holds the run."""
 
 
-async def run_chat_job(rt: Runtime, run_id: int) -> None:
+async def run_chat_job(rt: Runtime, run_id: int, *, request_id: str | None = None) -> None:
+    logs.bind(request_id=request_id, run_id=run_id)
     try:
         async with run_lease(rt.redis, rt.settings.redis_prefix, run_id):
-            await _run_job(rt, run_id)
+            with metrics.IN_PROGRESS.track_inprogress():
+                await _run_job(rt, run_id)
     except LeaseHeld:
         raise RunDeferred(run_id) from None  # another attempt is working on it right now
 
@@ -52,6 +57,10 @@ async def _run_job(rt: Runtime, run_id: int) -> None:
     run = await _claim(rt, run_id)
     if run is None:
         return
+    logs.bind(conversation_id=run.conversation_id, user_id=run.user_id)
+    if run.started_at and run.attempts == 1:
+        metrics.QUEUE_WAIT.observe((run.started_at - run.created_at).total_seconds())
+    log.info("chat.run.started attempt=%s", run.attempts)
     if run.attempts > MAX_ATTEMPTS:
         await _finish(
             rt,
@@ -70,7 +79,8 @@ async def _run_job(rt: Runtime, run_id: int) -> None:
         raise  # infrastructure: let Dramatiq retry the run
     except Exception as exc:  # the model or the agent failed: tell the user, record why
         reason, error = _readable(exc), _error_detail(exc)
-        log.warning("chat.run.failed run_id=%s error=%s", run.id, error, exc_info=not _expected(exc))
+        metrics.MODEL_ERRORS.labels(type(exc).__name__).inc()
+        log.warning("chat.run.failed error=%s", error, exc_info=not _expected(exc))
         await _finish(rt, run, text=reason, error=error)
         return
     await _finish(rt, run, text=text, error=None)
@@ -121,7 +131,12 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> st
     )
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)
     result = Runner.run_streamed(
-        agent, history, context=context, max_turns=MAX_TURNS, run_config=RunConfig(tracing_disabled=True)
+        agent,
+        history,
+        context=context,
+        max_turns=MAX_TURNS,
+        hooks=_ModelTimer(),
+        run_config=RunConfig(tracing_disabled=True),
     )
     names: dict[str, str] = {}
     async for event in result.stream_events():
@@ -178,10 +193,29 @@ async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> Non
             .values(updated_at=utcnow())
         )
         await session.commit()
+    outcome = "failed" if error else "succeeded"
+    metrics.RUNS.labels(outcome).inc()
+    if run.started_at:
+        metrics.RUN_SECONDS.observe((utcnow() - run.started_at).total_seconds())
+    log.info("chat.run.%s", outcome)
     if error:
         await rt.events.publish(run.id or 0, "error", {"code": "run_failed", "message": text})
     else:
         await rt.events.publish(run.id or 0, "done", {"run_id": run.id})
+
+
+class _ModelTimer(RunHooks[Any]):
+    """Model latency per call, for the metrics."""
+
+    def __init__(self) -> None:
+        self._started: list[float] = []
+
+    async def on_llm_start(self, context: Any, agent: Any, system_prompt: Any, input_items: Any) -> None:
+        self._started.append(time.perf_counter())
+
+    async def on_llm_end(self, context: Any, agent: Any, response: Any) -> None:
+        if self._started:
+            metrics.MODEL_SECONDS.observe(time.perf_counter() - self._started.pop())
 
 
 def _json_or_text(value: Any) -> Any:

@@ -15,6 +15,7 @@ from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
 from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_key, mcp
+from worker.metrics import TOOL_CALLS
 
 META_USER_ID = "taskchat/user_id"  # consumed here, never sent to the server
 
@@ -79,9 +80,10 @@ class TaskTools(MCPServer):
         if user_id is None:
             raise RuntimeError("tool call without a run's user")
         # Whatever the model put in the arguments, the run's user wins.
-        return await self._client.call_tool_mcp(
-            tool_name, {**(arguments or {}), "user_id": user_id}, meta=meta
-        )
+        arguments = {**(arguments or {}), "user_id": user_id}
+        result = await self._client.call_tool_mcp(tool_name, arguments, meta=meta)
+        TOOL_CALLS.labels(tool_name, "error" if result.is_error else "ok").inc()
+        return result
 
     async def list_prompts(self) -> ListPromptsResult:
         return ListPromptsResult(prompts=[])

@@ -15,8 +15,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.schemas import ChatRequest
+from common import logs
 from common.db import SessionFactory
-from common.errors import Conflict, ConversationNotFound, RateLimited, RunTimeout, Unavailable
+from common.errors import Conflict, ConversationNotFound, NotFound, RateLimited, RunTimeout, Unavailable
 from common.events import TERMINAL, RunEvent
 from common.jobs import run_chat_message
 from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall, utcnow
@@ -42,19 +43,7 @@ async def submit_message(
             await _check_same_request(session, existing, request)
             return existing, False
 
-    inflight = (
-        await session.exec(
-            select(func.count())
-            .select_from(Run)
-            .where(
-                Run.user_id == user_id,
-                col(Run.status).in_([RunStatus.queued, RunStatus.running]),
-                Run.created_at > utcnow() - INFLIGHT_WINDOW,
-            )
-        )
-    ).one()
-    if inflight >= max_inflight:
-        raise RateLimited(f"Too many messages in flight ({inflight}); wait for an answer first.")
+    await check_inflight(session, user_id=user_id, max_inflight=max_inflight)
 
     if request.conversation_id is not None:
         conversation = (
@@ -98,6 +87,45 @@ async def submit_message(
     return run, True
 
 
+async def resubmit_message(
+    session: AsyncSession, *, user_id: str, conversation_id: int, message_id: int, max_inflight: int
+) -> Run:
+    """A new run for a user message already in the conversation (ChatKit's retry). The caller enqueues."""
+    await check_inflight(session, user_id=user_id, max_inflight=max_inflight)
+    message = (
+        await session.exec(
+            select(Message).where(
+                Message.id == message_id,
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.role == Role.user,
+            )
+        )
+    ).first()
+    if message is None:
+        raise NotFound(f"Message {message_id} not found.")
+    run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message_id)
+    session.add(run)
+    await session.commit()
+    return run
+
+
+async def check_inflight(session: AsyncSession, *, user_id: str, max_inflight: int) -> None:
+    inflight = (
+        await session.exec(
+            select(func.count())
+            .select_from(Run)
+            .where(
+                Run.user_id == user_id,
+                col(Run.status).in_([RunStatus.queued, RunStatus.running]),
+                Run.created_at > utcnow() - INFLIGHT_WINDOW,
+            )
+        )
+    ).one()
+    if inflight >= max_inflight:
+        raise RateLimited(f"Too many messages in flight ({inflight}); wait for an answer first.")
+
+
 async def _run_for_key(session: AsyncSession, *, user_id: str, key: str) -> Run | None:
     return (await session.exec(select(Run).where(Run.user_id == user_id, Run.idempotency_key == key))).first()
 
@@ -109,13 +137,13 @@ async def _check_same_request(session: AsyncSession, run: Run, request: ChatRequ
         raise Conflict("This Idempotency-Key was already used with a different request.")
 
 
-def enqueue(broker: dramatiq.Broker, run_id: int) -> None:
-    broker.enqueue(run_chat_message(run_id))
+def enqueue(broker: dramatiq.Broker, run_id: int, request_id: str | None = None) -> None:
+    broker.enqueue(run_chat_message(run_id, request_id=request_id))
 
 
 async def enqueue_after_commit(broker: dramatiq.Broker, run_id: int) -> None:
     try:
-        await asyncio.to_thread(enqueue, broker, run_id)
+        await asyncio.to_thread(enqueue, broker, run_id, logs.bound().get("request_id"))
     except Exception as exc:
         # The run stays queued in Postgres; the sweeper enqueues it once the broker is back.
         log.warning("chat.enqueue_failed run_id=%s error=%r", run_id, exc)
