@@ -16,8 +16,8 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
-    db_pool_size: int = 10
-    db_max_overflow: int = 20
+    db_pool_size: int = 20
+    db_max_overflow: int = 30
     db_connect_timeout_s: int = 3
     db_pool_timeout_s: float = 3.0
     # Prefix of every Redis key and channel we own; lets test runs share one Redis.

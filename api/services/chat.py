@@ -24,6 +24,7 @@ from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus,
 
 log = logging.getLogger("taskchat.chat")
 DB_POLL_S = 1.0
+DB_POLL_MAX_S = 8.0
 # Runs older than this no longer count against the in-flight cap (they are the sweeper's business).
 INFLIGHT_WINDOW = timedelta(minutes=10)
 
@@ -156,17 +157,19 @@ async def wait_until_finished(
     sessions: SessionFactory, events: "asyncio.Queue[RunEvent]", run_id: int, *, timeout_s: float
 ) -> bool:
     """True once the run is finished. Events are the fast path; Postgres is the fallback."""
-    deadline = time.monotonic() + timeout_s
+    deadline, poll = time.monotonic() + timeout_s, DB_POLL_S
     if await run_finished(sessions, run_id):
         return True
     while (remaining := deadline - time.monotonic()) > 0:
         try:
-            event = await asyncio.wait_for(events.get(), timeout=min(remaining, DB_POLL_S))
+            event = await asyncio.wait_for(events.get(), timeout=min(remaining, poll))
             if event.event in TERMINAL:
                 return True
         except TimeoutError:
             if await run_finished(sessions, run_id):
                 return True
+            # The poll only covers a lost event: back off, so hundreds of waiters stay cheap.
+            poll = min(poll * 2, DB_POLL_MAX_S)
     return False
 
 
