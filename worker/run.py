@@ -17,13 +17,12 @@ from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 from redis.exceptions import RedisError
-from sqlalchemy import Row, update
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import select
 
 from common import logs
-from common.models import Conversation, Message, Role, Run, RunStatus, utcnow
+from common.models import Run, RunStatus, utcnow
 from worker import metrics
 from worker.history import load_history
 from worker.lease import LeaseHeld, run_lease
@@ -86,35 +85,43 @@ async def _run_job(rt: Runtime, run_id: int) -> None:
     await _finish(rt, run, text=text, error=None)
 
 
+# Hand-written statements: these two run once per chat, and one round trip each (plus COMMIT) costs a
+# fraction of the ORM's CPU and latency.
+_CLAIM = text("""
+    UPDATE run SET status = 'running', attempts = attempts + 1, started_at = now()
+    WHERE id = :run_id AND status IN ('queued', 'running')
+      AND NOT EXISTS (
+        SELECT 1 FROM run AS earlier
+        WHERE earlier.conversation_id = run.conversation_id AND earlier.id < run.id
+          AND earlier.status IN ('queued', 'running') AND earlier.created_at > now() - :patience)
+    RETURNING id, user_id, conversation_id, user_message_id, attempts, created_at, started_at
+""")
+# The run is finished only by the attempt that still has it `running`; the answer's id is drawn first so
+# that the run row, the answer and the conversation's timestamp change in one statement.
+_FINISH = text("""
+    WITH answer_id AS (SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id),
+    finished AS (
+      UPDATE run SET status = :status, error = :error, finished_at = now(),
+                     assistant_message_id = (SELECT id FROM answer_id)
+      WHERE id = :run_id AND status = 'running'
+      RETURNING assistant_message_id, conversation_id, user_id),
+    answer AS (
+      INSERT INTO message (id, user_id, conversation_id, role, content, created_at)
+      SELECT assistant_message_id, user_id, conversation_id, 'assistant', :content, now() FROM finished
+      RETURNING id)
+    UPDATE conversation SET updated_at = now()
+    WHERE id = (SELECT conversation_id FROM finished) AND EXISTS (SELECT 1 FROM answer)
+    RETURNING id
+""")
+
+
 async def _claim(rt: Runtime, run_id: int) -> Run | None:
-    """One statement: take the run unless it is finished or an earlier run of its conversation is not."""
-    earlier = aliased(Run)
-    blocking = (
-        select(earlier.id)
-        .where(
-            earlier.conversation_id == Run.conversation_id,
-            col(earlier.id) < Run.id,
-            col(earlier.status).in_([RunStatus.queued, RunStatus.running]),
-            earlier.created_at > utcnow() - ORDERING_PATIENCE,
-        )
-        .exists()
-    )
+    """Take the run unless it is finished or an earlier run of its conversation is not."""
     async with rt.sessions() as session:
-        claimed = (
-            await session.exec(
-                update(Run)
-                .where(
-                    col(Run.id) == run_id,
-                    col(Run.status).in_([RunStatus.queued, RunStatus.running]),
-                    ~blocking,
-                )
-                .values(status=RunStatus.running, attempts=Run.attempts + 1, started_at=utcnow())
-                .returning(Run)
-            )
-        ).first()
+        row = (await session.exec(_CLAIM, params={"run_id": run_id, "patience": ORDERING_PATIENCE})).first()
         await session.commit()
-        if claimed is not None:
-            return claimed[0] if isinstance(claimed, tuple | Row) else claimed
+        if row is not None:
+            return Run(**row._asdict())
         status = (await session.exec(select(Run.status).where(Run.id == run_id))).first()
     if status in (RunStatus.queued, RunStatus.running):
         raise RunDeferred(run_id)
@@ -173,26 +180,11 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> st
 async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> None:
     status = RunStatus.failed if error else RunStatus.succeeded
     async with rt.sessions() as session:
-        answer = Message(
-            user_id=run.user_id, conversation_id=run.conversation_id, role=Role.assistant, content=text
-        )
-        session.add(answer)
-        await session.flush()
-        # Only the attempt that still owns the run may finish it.
-        finished = await session.exec(
-            update(Run)
-            .where(col(Run.id) == run.id, col(Run.status) == RunStatus.running)
-            .values(status=status, assistant_message_id=answer.id, error=error, finished_at=utcnow())
-        )
-        if finished.rowcount == 0:
-            await session.rollback()
-            return
-        await session.exec(
-            update(Conversation)
-            .where(col(Conversation.id) == run.conversation_id)
-            .values(updated_at=utcnow())
-        )
+        params = {"run_id": run.id, "status": str(status), "error": error, "content": text}
+        finished = (await session.exec(_FINISH, params=params)).first()
         await session.commit()
+    if finished is None:
+        return  # another attempt finished it
     outcome = "failed" if error else "succeeded"
     metrics.RUNS.labels(outcome).inc()
     if run.started_at:
