@@ -12,7 +12,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=3.0)
     args = parser.parse_args()
-    fake = FakeLLM(tool_then_text("add_task", {"title": "Slow task"}, "Added “Slow task”."), delay_s=args.delay)
+    fake = FakeLLM(
+        tool_then_text("add_task", {"title": "Slow task"}, "Added “Slow task”."), delay_s=args.delay
+    )
     fake.requests = _Discard()  # 1,000 recorded bodies are of no use here
     fake.port = args.port
     from tests.helpers import ServerThread

@@ -28,7 +28,7 @@ PREFIX = f"taskchat-bench-{uuid.uuid4().hex[:6]}"
 ENV = {
     **os.environ,
     "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}",
-    "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "REDIS_URL": "",  # a private redis-server, started by main(), so that its counters are ours alone
     "REDIS_PREFIX": PREFIX,
     "LLM_PROVIDER": "offline",
     "TASKCHAT_HOME": f"/tmp/{PREFIX}",
@@ -69,7 +69,17 @@ def stack(*, threads: int = 64, env: dict[str, str] | None = None):  # type: ign
     env = {**ENV, **(env or {})}
     port = free_port()
     worker = subprocess.Popen(
-        [*TASKCHAT, "worker", "--processes", "1", "--threads", str(threads), "--metrics-port", str(free_port())], env=env
+        [
+            *TASKCHAT,
+            "worker",
+            "--processes",
+            "1",
+            "--threads",
+            str(threads),
+            "--metrics-port",
+            str(free_port()),
+        ],
+        env=env,
     )
     api = subprocess.Popen([*TASKCHAT, "api", "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
@@ -119,16 +129,24 @@ def rss_mb(process: subprocess.Popen[bytes]) -> float:
 
 class Client:
     def __init__(self, url: str, connections: int = 700) -> None:
-        self.http = httpx.AsyncClient(base_url=url, timeout=120,
-                                      limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+        self.http = httpx.AsyncClient(
+            base_url=url,
+            timeout=120,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
         self.tokens: dict[str, str] = {}
 
-    async def chat(self, user: str, message: str, conversation_id: int | None = None) -> tuple[float, dict[str, Any]]:
+    async def chat(
+        self, user: str, message: str, conversation_id: int | None = None
+    ) -> tuple[float, dict[str, Any]]:
         if user not in self.tokens:
             self.tokens[user] = token(user)
         started = time.perf_counter()
-        response = await self.http.post(f"/api/{user}/chat", json={"message": message, "conversation_id": conversation_id},
-                                        headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        response = await self.http.post(
+            f"/api/{user}/chat",
+            json={"message": message, "conversation_id": conversation_id},
+            headers={"Authorization": f"Bearer {self.tokens[user]}"},
+        )
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
@@ -138,7 +156,9 @@ class Client:
         await self.http.aclose()
 
 
-async def sequential(turn: Callable[[], Awaitable[float]], *, n: int = 40, warmup: int = 5, gap_s: float = 0.3) -> list[float]:
+async def sequential(
+    turn: Callable[[], Awaitable[float]], *, n: int = 40, warmup: int = 5, gap_s: float = 0.3
+) -> list[float]:
     for _ in range(warmup):
         await turn()
         await asyncio.sleep(gap_s)
@@ -165,13 +185,20 @@ async def idle() -> None:
         await client.close()
     inproc = await in_process_turns()
     report("chat over HTTP + queue: p50 / p99 ms", f"{statistics.median(queued):.1f} / {pct(queued, 99):.1f}")
-    report("same turn in-process, no queue: p50 / p99 ms", f"{statistics.median(inproc):.1f} / {pct(inproc, 99):.1f}")
-    report("queue round trip / in-process (p50)", f"{statistics.median(queued) / statistics.median(inproc):.2f}×")
+    report(
+        "same turn in-process, no queue: p50 / p99 ms",
+        f"{statistics.median(inproc):.1f} / {pct(inproc, 99):.1f}",
+    )
+    report(
+        "queue round trip / in-process (p50)", f"{statistics.median(queued) / statistics.median(inproc):.2f}×"
+    )
 
 
 async def in_process_turns() -> list[float]:
     """What a queue-less design pays: persist, run the agent, persist, in one process."""
-    os.environ.update({k: v for k, v in ENV.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "LLM_PROVIDER")})
+    os.environ.update(
+        {k: v for k, v in ENV.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "LLM_PROVIDER")}
+    )
     from api.schemas import ChatRequest
     from api.services.chat import chat_result, submit_message
     from common.settings import get_settings
@@ -185,8 +212,13 @@ async def in_process_turns() -> list[float]:
     async def turn() -> float:
         started = time.perf_counter()
         async with rt.sessions() as session:
-            run, _ = await submit_message(session, user_id=user, request=ChatRequest(message="Add a task to buy milk"),
-                                          idempotency_key=None, max_inflight=1000)
+            run, _ = await submit_message(
+                session,
+                user_id=user,
+                request=ChatRequest(message="Add a task to buy milk"),
+                idempotency_key=None,
+                max_inflight=1000,
+            )
         await run_chat_job(rt, run.id or 0)
         async with rt.sessions() as session:
             await chat_result(session, run_id=run.id or 0, user_id=user)
@@ -201,39 +233,57 @@ async def concurrency(levels: tuple[int, ...] = (16, 64), per_client: int = 40) 
     print("2. throughput (offline model, one API process, one worker process)")
     with stack(threads=128) as (url, api, worker):
         for level in levels:
-            client = Client(url)
-            latencies: list[float] = []
-            errors = 0
+            await _throughput(url, api, worker, level, per_client)
 
-            async def virtual_user(n: int) -> None:
-                nonlocal errors
-                user = f"load-{level}-{n}-{uuid.uuid4().hex[:4]}"
-                await client.chat(user, "hello")  # warm-up, token minted
-                for i in range(per_client):
-                    try:
-                        latencies.append((await client.chat(user, f"Add a task to buy item {i}"))[0])
-                    except Exception:
-                        errors += 1
 
-            api_cpu, worker_cpu = cpu_seconds(api), cpu_seconds(worker)
-            started = time.perf_counter()
-            await asyncio.gather(*(virtual_user(n) for n in range(level)))
-            wall = time.perf_counter() - started
-            done = len(latencies)
-            report(f"concurrency {level}: chats/s, p50 / p99 ms, errors",
-                   f"{(done + level) / wall:.0f}/s, {statistics.median(latencies):.1f} / {pct(latencies, 99):.1f}, {errors}")
-            report(f"concurrency {level}: CPU ms per chat, API / worker",
-                   f"{(cpu_seconds(api) - api_cpu) * 1000 / (done + level):.2f} / "
-                   f"{(cpu_seconds(worker) - worker_cpu) * 1000 / (done + level):.2f}")
-            await client.close()
+async def _throughput(
+    url: str, api: subprocess.Popen[bytes], worker: subprocess.Popen[bytes], level: int, per_client: int
+) -> None:
+    client = Client(url)
+    latencies: list[float] = []
+    errors = 0
+
+    async def virtual_user(n: int) -> None:
+        nonlocal errors
+        user = f"load-{level}-{n}-{uuid.uuid4().hex[:4]}"
+        await client.chat(user, "hello")  # warm-up, token minted
+        for i in range(per_client):
+            try:
+                latencies.append((await client.chat(user, f"Add a task to buy item {i}"))[0])
+            except Exception:
+                errors += 1
+
+    api_cpu, worker_cpu = cpu_seconds(api), cpu_seconds(worker)
+    started = time.perf_counter()
+    await asyncio.gather(*(virtual_user(n) for n in range(level)))
+    wall = time.perf_counter() - started
+    chats = len(latencies) + level
+    p50, p99 = statistics.median(latencies), pct(latencies, 99)
+    report(
+        f"concurrency {level}: chats/s, p50 / p99 ms, errors",
+        f"{chats / wall:.0f}/s, {p50:.1f} / {p99:.1f}, {errors}",
+    )
+    api_ms = (cpu_seconds(api) - api_cpu) * 1000 / chats
+    worker_ms = (cpu_seconds(worker) - worker_cpu) * 1000 / chats
+    report(f"concurrency {level}: CPU ms per chat, API / worker", f"{api_ms:.2f} / {worker_ms:.2f}")
+    await client.close()
 
 
 async def slow_model(chats: int = 500, delay_s: float = 3.0) -> None:
-    print(f"3. slow model ({delay_s:.0f} s per model call, two calls per chat): {chats} chats at once, one worker process")
+    print(
+        f"3. slow model ({delay_s:.0f} s per model call, two calls per chat): {chats} chats at once, one worker process"
+    )
     port = free_port()
-    fake = subprocess.Popen([sys.executable, "-m", "bench.fake_model_server", "--port", str(port), "--delay", str(delay_s)])
-    env = {"LLM_PROVIDER": "gemini", "GEMINI_API_KEY": "test-key", "GEMINI_MODEL": "gemini-2.5-flash",
-           "GEMINI_BASE_URL": f"http://127.0.0.1:{port}/v1beta/openai/", "CHAT_TIMEOUT_S": "120"}
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_model_server", "--port", str(port), "--delay", str(delay_s)]
+    )
+    env = {
+        "LLM_PROVIDER": "gemini",
+        "GEMINI_API_KEY": "test-key",
+        "GEMINI_MODEL": "gemini-2.5-flash",
+        "GEMINI_BASE_URL": f"http://127.0.0.1:{port}/v1beta/openai/",
+        "CHAT_TIMEOUT_S": "120",
+    }
     try:
         with stack(threads=chats + 16, env=env) as (url, api, worker):
             client = Client(url, connections=chats + 10)
@@ -251,12 +301,17 @@ async def slow_model(chats: int = 500, delay_s: float = 3.0) -> None:
             for user in users:
                 client.tokens[user] = token(user)
             started = time.perf_counter()
-            outcomes = await asyncio.gather(*(client.chat(u, "Add a slow task") for u in users), return_exceptions=True)
+            outcomes = await asyncio.gather(
+                *(client.chat(u, "Add a slow task") for u in users), return_exceptions=True
+            )
             wall = time.perf_counter() - started
             sampling = False
             await sampler
             failed = [o for o in outcomes if isinstance(o, Exception)]
-            report(f"{chats} slow chats at once: wall s (ideal ≈ {2 * delay_s:.0f} s), failures", f"{wall:.2f} s, {len(failed)}")
+            report(
+                f"{chats} slow chats at once: wall s (ideal ≈ {2 * delay_s:.0f} s), failures",
+                f"{wall:.2f} s, {len(failed)}",
+            )
             report("worker RSS at the peak (largest process) MB", f"{peak:.0f}")
             if failed:
                 print("   first failure:", failed[0])
@@ -290,7 +345,8 @@ def seed_conversation(user: str, messages: int) -> int:
     """Bulk-insert `messages` finished turns' worth of history (half questions, half answers)."""
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}", autocommit=False) as conn:
         conversation = conn.execute(
-            "INSERT INTO conversation (user_id, created_at, updated_at) VALUES (%s, now(), now()) RETURNING id", (user,)
+            "INSERT INTO conversation (user_id, created_at, updated_at) VALUES (%s, now(), now()) RETURNING id",
+            (user,),
         ).fetchone()[0]
         conn.execute(
             """
@@ -321,22 +377,47 @@ def idle_redis_cost() -> None:
         before = client.info("stats")["total_commands_processed"]
         time.sleep(10)
         after = client.info("stats")["total_commands_processed"]
-        report("Redis commands/s while idle (this stack, incl. the probe)", f"{(after - before - 1) / 10:.1f}")
+        report(
+            "Redis commands/s while idle (one API + one worker process)", f"{(after - before - 1) / 10:.1f}"
+        )
 
 
 SCENARIOS: dict[str, Callable[[], Any]] = {
-    "idle": idle, "conc": concurrency, "slow": slow_model, "history": long_history, "redis": idle_redis_cost,
+    "idle": idle,
+    "conc": concurrency,
+    "slow": slow_model,
+    "history": long_history,
+    "redis": idle_redis_cost,
 }
 
 
 def main() -> None:
     chosen = sys.argv[1:] or list(SCENARIOS)
-    print(f"taskchat bench — {os.cpu_count()} CPUs, database {DB}, Redis prefix {PREFIX}\n")
-    fresh_database()
-    for name in chosen:
-        outcome = SCENARIOS[name]()
-        if asyncio.iscoroutine(outcome):
-            asyncio.run(outcome)
+    redis_port = free_port()
+    redis_server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    ENV["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    print(f"taskchat bench — {os.cpu_count()} CPUs, database {DB}, private Redis on port {redis_port}\n")
+    try:
+        fresh_database()
+        for name in chosen:
+            outcome = SCENARIOS[name]()
+            if asyncio.iscoroutine(outcome):
+                asyncio.run(outcome)
+    finally:
+        redis_server.terminate()
     print("\n| measure | value |\n|---|---|")
     for name, value in results:
         print(f"| {name} | {value} |")
