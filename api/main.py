@@ -20,6 +20,7 @@ from api.listener import RunListener
 from api.middleware import BodyLimit, OriginGuard
 from api.observability import WAITING, MetricsMiddleware, RequestIdMiddleware
 from api.routes import chat, conversations, health
+from api.routes import page as chat_page
 from common.db import make_engine, make_session_factory
 from common.errors import TaskchatError
 from common.jobs import make_broker
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(health.router)
+    app.include_router(chat_page.router)  # the built-in chat page at / (and its dev token)
 
     @app.exception_handler(TaskchatError)
     async def on_taskchat_error(request: Request, exc: TaskchatError) -> JSONResponse:
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.__cause__ is not None:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # FastAPI's "error parsing the body" (invalid UTF-8, nesting too deep for the parser, a number
             # with too many digits): an invalid body like any other invalid JSON, so 422.
             return error(422, "validation_error", "The request body is not valid JSON.")

@@ -2,6 +2,7 @@
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -18,19 +19,29 @@ async def send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 class OriginGuard:
-    """403 for a browser request whose Origin is not on ALLOWED_ORIGINS (exact scheme, host and port).
-    Requests without an Origin (servers, curl) pass here and still need a valid token."""
+    """403 for a browser request whose Origin is not on ALLOWED_ORIGINS (exact scheme, host and port) and
+    is not the API's own origin (the built-in chat page at `/`). Requests without an Origin (servers,
+    curl) pass here and still need a valid token."""
 
     def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
         self.app, self.allowed = app, {o.rstrip("/") for o in allowed}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
-            origin = dict(scope["headers"]).get(b"origin")
-            if origin is not None and origin.decode("latin-1").rstrip("/") not in self.allowed:
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin")
+            if origin is not None and not self._allowed(origin.decode("latin-1"), scope, headers):
                 await send_error(send, 403, "origin_not_allowed", "This origin is not allowed.")
                 return
         await self.app(scope, receive, send)
+
+    def _allowed(self, origin: str, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        if origin.rstrip("/") in self.allowed:
+            return True
+        # Same origin: a browser sets Origin itself and sends Host for the URL it requested, so a page
+        # of another site cannot make them match (and the token is still required).
+        host = headers.get(b"host", b"").decode("latin-1")
+        return bool(host) and origin.lower() == f"{scope.get('scheme', 'http')}://{host}".lower()
 
 
 class BodyLimit:
@@ -57,16 +68,18 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge:
-            await send_error(
-                send, 413, "payload_too_large", f"The request body exceeds {self.max_bytes} bytes."
-            )
+        except _TooLarge as exc:
+            await send_error(send, 413, "payload_too_large", str(exc.detail))
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """An HTTPException so that FastAPI's body parsing re-raises it (it turns any other exception into a
+    400) and the app's handler renders the 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body exceeds {max_bytes} bytes.")

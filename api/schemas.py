@@ -1,20 +1,51 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from common.models import USER_ID_MAX
 
 PG_INT_MAX = 2**31 - 1
 ConversationId = Annotated[int, Field(ge=1, le=PG_INT_MAX)]
-UserId = Annotated[str, Field(min_length=1, max_length=USER_ID_MAX)]
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates (which UTF-8 cannot encode)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no unpaired surrogates)") from None
+    return value
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=USER_ID_MAX), AfterValidator(_storable)]
+
+
+def _json_integer(value: object) -> object:
+    """An integer as JSON Schema means it (`12` or `12.0`), not pydantic's lax one, which would also read
+    `"12"` as 12 and `true` as conversation 1."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be an integer")
+    return value
+
+
+# The message rule as a pattern, so that the OpenAPI document states it: 1 to 4000 characters once leading
+# and trailing whitespace is trimmed, and no NUL. The validator below is what enforces it.
+MESSAGE_PATTERN = r"^\s*[^\s\x00](?:[^\x00]{0,3998}[^\s\x00])?\s*$"
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(description="What the user typed: 1 to 4000 characters after trimming.")
-    conversation_id: ConversationId | None = Field(default=None, description="Continue this conversation.")
+    message: str = Field(
+        description="What the user typed: 1 to 4000 characters after trimming.",
+        json_schema_extra={"pattern": MESSAGE_PATTERN},
+    )
+    conversation_id: Annotated[ConversationId, BeforeValidator(_json_integer)] | None = Field(
+        default=None, description="Continue this conversation."
+    )
 
     @field_validator("message")
     @classmethod
@@ -24,9 +55,7 @@ class ChatRequest(BaseModel):
             raise ValueError("message must not be empty")
         if len(value) > 4000:
             raise ValueError(f"message must be at most 4000 characters after trimming (got {len(value)})")
-        if "\x00" in value:
-            raise ValueError("message must not contain NUL characters")
-        return value
+        return _storable(value)
 
 
 class ToolCallPublic(BaseModel):
@@ -70,6 +99,11 @@ class MessagePublic(BaseModel):
 class MessageList(BaseModel):
     conversation_id: int
     messages: list[MessagePublic]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description='"ok" or "unavailable: <reason>" for postgres and redis.')
 
 
 class ErrorBody(BaseModel):

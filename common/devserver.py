@@ -114,6 +114,7 @@ def _banner(settings: Settings, url: str) -> None:
         f"""
 taskchat is running ({settings.llm_provider} model)
   API       {url}   (OpenAPI docs at {url}/docs)
+  chat page {url}/   (get a development token there)
   user      demo
   token     {token}
   database  {settings.database_url}

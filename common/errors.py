@@ -12,6 +12,11 @@ class TaskchatError(Exception):
         self.headers = headers or {}
 
 
+class BadRequest(TaskchatError):
+    status_code = 400
+    code = "bad_request"
+
+
 class Unauthorized(TaskchatError):
     status_code = 401
     code = "unauthorized"

@@ -2,19 +2,23 @@ import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
+from pydantic import WithJsonSchema
 from sse_starlette import EventSourceResponse
 
+from api.chatkit.route import ChatKitRoute
 from api.deps import CurrentUser, SessionDep
 from api.schemas import ChatRequest, ChatResponse, ErrorResponse
 from api.services import chat as service
 from api.services.stream import RunStream
 from common.errors import RunTimeout
 
-router = APIRouter(tags=["chat"])
+# ChatKit requests (a body with a ChatKit `type`) share this path; see api/chatkit/route.py.
+router = APIRouter(tags=["chat"], route_class=ChatKitRoute)
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503, 504)
 }
+ERRORS[400] = {"model": ErrorResponse, "description": "A malformed or unsupported ChatKit request."}
 SSE_DOC = (
     "With `Accept: text/event-stream` the answer streams as Server-Sent Events: `run`, `delta`, `tool_call`, "
     "`tool_result`, then `done` (the JSON below) or `error`. Resume a dropped stream with the same "
@@ -32,10 +36,21 @@ async def chat(
     user_id: CurrentUser,
     body: ChatRequest,
     session: SessionDep,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-    last_event_id: Annotated[int | None, Header(ge=0, le=2**31)] = None,
+    # A header is absent or a string, never null: document the headers without FastAPI's `anyOf [..., null]`.
+    idempotency_key: Annotated[
+        str | None, Header(max_length=255), WithJsonSchema({"type": "string", "maxLength": 255})
+    ] = None,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, le=2**31),
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2**31}),
+    ] = None,
 ) -> object:
-    """Send a message; the agent answers, calling task tools as needed."""
+    """Send a message; the agent answers, calling task tools as needed.
+
+    The same path speaks the ChatKit protocol (openai-chatkit): a body whose `type` is a ChatKit
+    operation (`threads.create`, `threads.add_user_message`, `items.list`, …) is a ChatKit request and is
+    answered in ChatKit's JSON or SSE frames; see docs/frontend.md."""
     state = request.app.state
     streaming = "text/event-stream" in request.headers.get("accept", "")
     run, created = await service.submit_message(

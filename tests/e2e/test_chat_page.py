@@ -1,0 +1,97 @@
+"""The built-in chat page at `/`, driven in headless Chromium (Debian's `chromium` through Playwright; no
+browser download) against real `taskchat api` and `taskchat worker` processes with a slow model, so that
+the answer visibly streams. Skips without Chromium, except in CI."""
+
+import os
+import re
+import shutil
+
+import pytest
+from sqlmodel import select
+
+from common.models import Task
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium is required in CI (apt-get install -y chromium); not found at {CHROMIUM}")
+        pytest.skip("No Chromium on this machine (apt-get install -y chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        await browser.close()
+
+
+async def test_chat_streams_the_answer_with_tool_activity_and_survives_a_reload(
+    browser, slow_stack, sessions, user_id
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1200, "height": 800})
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    chats: list[dict[str, str]] = []
+    page.on("request", lambda r: chats.append(r.headers) if r.url.endswith(f"/api/{user_id}/chat") else None)
+
+    await page.goto(f"{slow_stack}/")
+    await page.fill("#dev-user", user_id)
+    await page.click("#get-token")
+    await expect(page.locator("#who")).to_have_text(user_id)
+    await expect(page.locator("#title")).to_have_text("New conversation")
+
+    # Record the answer's text as the page renders it while the stream is open.
+    await page.evaluate(
+        """() => { window.streamed = []; new MutationObserver(() => {
+             const text = document.querySelector(".msg.assistant.streaming .text");
+             if (text && text.textContent) window.streamed.push(text.textContent);
+           }).observe(document.getElementById("messages"),
+                      {subtree: true, childList: true, characterData: true}); }"""
+    )
+    await page.fill("#input", "add a task to buy milk")
+    await page.press("#input", "Enter")
+    answer = page.locator(".msg.assistant")
+    tool = answer.locator('.tool[data-name="add_task"]')
+    await expect(tool).to_be_visible()
+    await expect(answer).not_to_have_class(re.compile("streaming"), timeout=15_000)
+    await expect(answer.locator(".text")).to_contain_text("Buy milk")
+    final = await answer.locator(".text").text_content()
+    streamed = await page.evaluate("window.streamed")
+    assert streamed and final.startswith(streamed[0])  # text arrived in deltas before the stream's end
+    await expect(tool).to_have_attribute("data-status", "ok")
+    await expect(tool.locator(".detail")).to_contain_text("Added “Buy milk”")
+    (headers,) = chats
+    assert headers["accept"] == "text/event-stream" and headers["idempotency-key"]
+
+    # A reload keeps the token and reopens the conversation from the URL; on a phone-sized screen the
+    # conversation list is one tap away.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.reload()
+    await expect(page.locator(".msg.user .text")).to_have_text("add a task to buy milk")
+    await expect(page.locator(".msg.assistant .text")).to_contain_text("Buy milk")
+    await expect(page.locator('.msg.assistant .tool[data-name="add_task"]')).to_have_attribute(
+        "data-status", "ok"
+    )
+    await page.click("#menu")
+    conversation = page.locator("#conversations button")
+    await expect(conversation).to_have_count(1)
+    await expect(conversation).to_be_visible()
+    await expect(conversation).to_have_attribute("aria-current", "true")
+    assert problems == []
+    async with sessions() as s:
+        assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == [
+            "Buy milk"
+        ]
