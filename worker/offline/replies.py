@@ -1,28 +1,67 @@
-"""Reply writing: short, friendly, naming the tasks involved."""
+"""Reply writing: short, friendly, naming the tasks involved.
 
+Replies never repeat the words a user used to name a task that was not found: only the user's own
+tasks, as the tools returned them, are ever named.
+"""
+
+import re
 from typing import Any
 
 HELP = (
     "I manage your todo list. Try: “add buy milk”, “what's pending?”, “I finished the report”, "
-    "“rename buy milk to buy oat milk” or “delete task 3”."
+    "“rename buy milk to buy oat milk”, “delete task 3” or “clear completed tasks”."
 )
+ASKING = "Which "  # how a question back starts: the next message may answer it
+NOT_FOUND_MARK = "couldn't find"
+ASK_TITLE = "Sure — what should the task say? For example: “add buy milk”."
+ASK_CHANGE = "What should I change it to? Give me a new title or a description."
+CANNOT_REOPEN = (
+    "Sorry, I can't mark a task as not done — nothing was changed. "
+    "I can add it again as a new task if you like."
+)
+CANNOT_UNDO = "Sorry, I can only undo adding or deleting a task, so nothing was changed."
 
 
 def q(task: dict[str, Any]) -> str:
     return f"“{task['title']}”"
 
 
-def done_line(name: str, result: dict[str, Any]) -> str:
-    return {
-        "add_task": f"Added {q(result)} (task {result['id']}).",
-        "complete_task": f"Marked {q(result)} as done.",
-        "delete_task": f"Deleted {q(result)}.",
-        "update_task": f"Updated task {result['id']}: now {q(result)}"
-        + (f" — {result['description']}." if result.get("description") else "."),
-    }.get(name, "Done.")
+def names(tasks: list[dict[str, Any]]) -> str:
+    quoted = [q(t) for t in tasks]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def failed_line(name: str, error: str) -> str:
+def outcome(kind: str, done: list[tuple[str, dict[str, Any], Any]]) -> str:
+    """One line for the calls an intent made: what changed, then what failed."""
+    ok = [result for _, _, result in done if isinstance(result, dict)]
+    lines = []
+    if ok:
+        name = done[0][0]
+        if name == "add_task":
+            lines.append(
+                f"Added {names(ok)}."
+                if len(ok) > 1
+                else f"Added {q(ok[0])} (task {ok[0]['id']})"
+                + (f" with the description “{ok[0]['description']}”." if ok[0].get("description") else ".")
+            )
+        elif name == "complete_task":
+            lines.append(f"Marked {names(ok)} as done. ✓")
+        elif name == "delete_task":
+            lines.append(f"Deleted {names(ok)}.")
+        elif name == "update_task":
+            for task in ok:
+                described = f" — description: “{task['description']}”" if task.get("description") else ""
+                lines.append(f"Updated task {task['id']}: now {q(task)}{described}.")
+    lines += [
+        failed_line(name, args, str(result)) for name, args, result in done if not isinstance(result, dict)
+    ]
+    return "\n".join(lines)
+
+
+def failed_line(name: str, args: dict[str, Any], error: str) -> str:
+    if "not found" in error.lower():
+        which = f"task {args['task_id']}" if "task_id" in args else "that task"
+        return f"Sorry, I couldn't find {which}: it was not found on your list, so nothing was changed."
     verb = {
         "add_task": "add that task",
         "complete_task": "complete that task",
@@ -30,7 +69,8 @@ def failed_line(name: str, error: str) -> str:
         "update_task": "update that task",
         "list_tasks": "list your tasks",
     }.get(name, "do that")
-    return f"I couldn't {verb}: {error.rstrip('.')}."
+    error = re.sub(r"^(?:Error[^:]*:\s*)+", "", error).strip().rstrip(".")
+    return f"I couldn't {verb}: {error}."
 
 
 def task_list(tasks: list[dict[str, Any]], status: str) -> str:
@@ -48,26 +88,81 @@ def task_list(tasks: list[dict[str, Any]], status: str) -> str:
     return f"You have {len(tasks)} {label}{noun}:\n" + "\n".join(lines)
 
 
-def not_found(query: str) -> str:
-    return f"I couldn't find a task matching “{query}”."
+def details(task: dict[str, Any] | None, task_id: int) -> str:
+    if task is None:
+        return f"Sorry, I couldn't find task {task_id}: it was not found on your list."
+    state = "done ✓" if task["completed"] else "not done yet"
+    described = f" Description: {task['description']}." if task.get("description") else ""
+    return f"{q(task)} (task {task['id']}) is {state}.{described}"
+
+
+def not_found() -> str:
+    return (
+        f"Sorry, I {NOT_FOUND_MARK} a task like that — it was not found on your list, "
+        "so nothing was changed. Say “show my tasks” to see them."
+    )
 
 
 def ambiguous(candidates: list[dict[str, Any]]) -> str:
-    names = ", ".join(f"{q(t)} (task {t['id']})" for t in candidates[:5])
-    return f"Which one do you mean: {names}?"
+    listed = [f"{q(t)} (task {t['id']})" for t in candidates[:5]]
+    options = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
+    return f"{ASKING}one do you mean: {options}? Nothing was changed yet."
+
+
+def parse_candidates(question: str) -> list[dict[str, Any]]:
+    """The tasks a question back offered, in order."""
+    return [
+        {"id": int(i), "title": title, "completed": False}
+        for title, i in re.findall(r"“(.+?)” \(task (\d+)\)", question)
+    ]
 
 
 def unclear_reference() -> str:
-    return "Which task do you mean? You can name it or give its number."
+    return f"{ASKING}task do you mean? You can name it or give its number."
+
+
+def nothing_to_complete(has_tasks: bool) -> str:
+    return "All those tasks are already done. 🎉" if has_tasks else "You have no tasks to complete."
+
+
+def nothing_to_delete(status: str) -> str:
+    return {
+        "completed": "There are no completed tasks to delete.",
+        "pending": "There are no pending tasks to delete.",
+    }.get(status, "There's nothing to delete — your list is already empty.")
+
+
+SMALL_TALK = re.compile(
+    r"^\W*(?:hi|hello|hey|thanks?|thank you|ok|okay|cool|great|nice|no|nope|never ?mind|cancel|nothing|"
+    r"forget it)\W*$",
+    re.I,
+)
+_OUT_OF_SCOPE = {
+    "weather": "I can't check the weather",
+    "joke": "I'm not much of a comedian",
+    "time": "I can't tell the time",
+    "news": "I can't follow the news",
+    "poem": "I don't write poems",
+    "flight": "I can't book things",
+    "book me": "I can't book things",
+    "order me": "I can't order things",
+}
 
 
 def chat(message: str) -> str:
     low = message.lower()
-    if any(w in low for w in ("thank", "that's all", "thats all", "bye")):
+    offer = "I can add, list, complete, update and delete your tasks."
+    if re.search(r"\b(?:thanks?|thank you|thx|ty|cheers|that'?s all|bye|goodbye|see you)\b", low):
         return "You're welcome! Let me know whenever you need anything else."
-    if any(low.startswith(w) for w in ("hi", "hello", "hey", "good morning", "good evening", "yo")):
-        return "Hi! I can add, list, complete, update and delete your tasks. What would you like to do?"
-    return (
-        "I can help with your todo list — adding, listing, completing, updating or deleting tasks. "
-        "What would you like to do?"
-    )
+    if re.search(r"\bhow are you\b", low):
+        return f"I'm doing great, thanks for asking! {offer} What would you like to do?"
+    if re.search(r"\bwho are you\b|\bwhat are you\b", low):
+        return f"I'm your todo assistant. {offer}"
+    for key, lead in _OUT_OF_SCOPE.items():
+        if re.search(rf"\b{key}\b", low):
+            return f"{lead}, sorry — I only help with your todo list. {offer}"
+    if re.match(r"^\W*(?:hi|hello|hey|yo|hiya|howdy|good (?:morning|afternoon|evening))\b", low):
+        return f"Hi! {offer} What would you like to do?"
+    if re.match(r"^\W*(?:ok|okay|k|cool|great|nice|awesome|perfect|sure|yes|no|yep|nope)\W*$", low):
+        return "Alright! Anything else for your list?"
+    return f"I'm here for your todo list: {offer} What would you like to do?"

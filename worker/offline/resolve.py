@@ -1,132 +1,282 @@
 """Task resolution: match a reference against the user's tasks and the conversation so far."""
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from worker.offline.language import Ref
+from worker.offline.language import IRREGULAR, Ref
 
-STOPWORDS = {
-    "the",
-    "a",
-    "an",
-    "my",
-    "to",
-    "of",
-    "for",
-    "and",
-    "with",
-    "on",
-    "in",
-    "at",
-    "task",
-    "todo",
-    "item",
-    "one",
-    "please",
-    "about",
-    "that",
-    "this",
-    "it",
-    "i",
-    "me",
-    "is",
-    "are",
-    "was",
-    "be",
-    "been",
-    "has",
-    "have",
-    "off",
-    "up",
-    "just",
-    "so",
-    "now",
-    "all",
-    "done",
-    "finished",
-    "completed",
-    "called",
-    "named",
-}
+STOPWORDS = set(
+    """
+    the a an my our your his her their its to of for and or with on in at by from into onto about as
+    task tasks todo todos to-do item items one ones thing things list reminder entry
+    please that this these those it them they i me we you is are was were be been being has have had
+    off up out just so now all done finished completed complete also already today yesterday finally
+    called named titled again too very really some any both either
+    """.split()
+)
+# Words that mean the same thing on a todo list (applied to titles and queries alike).
+SYNONYMS = {
+    "mum": "mom", "mother": "mom", "mommy": "mom", "mama": "mom", "father": "dad", "daddy": "dad",
+    "papa": "dad", "doc": "doctor", "gp": "doctor", "appt": "appointment", "e-mail": "email",
+    "bicycle": "bike", "garbage": "trash", "rubbish": "trash", "bins": "trash", "bin": "trash",
+    "refrigerator": "fridge", "pics": "photo", "pictures": "photo", "picture": "photo", "photos": "photo",
+    "kids": "kid", "children": "kid", "child": "kid", "bday": "birthday", "xmas": "christmas",
+    "tv": "television", "mtg": "meeting", "hw": "homework", "groceries": "grocery", "vet": "vet",
+    "veterinarian": "vet", "auto": "car", "phoned": "call", "phone": "call", "ring": "call", "rang": "call",
+}  # fmt: skip
 
 
-def _stem(word: str) -> str:
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+# What a word may add to a shorter one and still mean the same thing ("electric" -> "electricity").
+SUFFIXES = set(
+    "y ly er ers or ity ic ical al ation ion ions ment ments ness ful s es ing ed e ise ize ist".split()
+)
+
+
+def stem(word: str) -> str:
+    word = word.lower()
+    word = SYNONYMS.get(word, word)
+    word = IRREGULAR.get(word, word)
+    word = SYNONYMS.get(word, word)
+    if not word.isascii() or len(word) <= 3:
+        return word
+    for suffix, repl in (
+        ("ies", "y"),
+        ("ied", "y"),
+        ("sses", "ss"),
+        ("shes", "sh"),
+        ("ches", "ch"),
+        ("xes", "x"),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
             return word[: -len(suffix)] + repl
-    return word
+    for suffix in ("ing", "ed"):
+        base = word[: -len(suffix)]
+        if (
+            word.endswith(suffix)
+            and len(base) >= 3
+            and re.search(r"[aeiouy]", base)
+            and not word.endswith("eed")
+        ):
+            if len(base) >= 3 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]  # shopping -> shop
+            return _drop_e(base)
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return _drop_e(word)
 
 
-def words(text: str) -> set[str]:
-    return {_stem(w) for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS}
+def _drop_e(word: str) -> str:
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
-def score(query: str, title: str) -> float:
-    q, t = words(query), words(title)
-    if not q or not t:
-        return 0.0
-    overlap = sum(1.0 if w in t else max((_near(w, x) for x in t), default=0.0) for w in q)
-    ratio = SequenceMatcher(None, query.lower(), title.lower()).ratio()
-    return overlap / len(q) * 0.8 + ratio * 0.2
+def _fold(text: str) -> str:
+    """Lower case without accents: "Café" and "cafe" are the same word."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Content words, normalized; CJK runs and other scripts stay whole, an emoji is a word."""
+    out = []
+    for w in re.findall(r"\w+(?:-\w+)?|[^\w\s]", _fold(text)):
+        if not w[0].isalnum() and w[0] != "_":
+            if unicodedata.category(w) == "So":
+                out.append(w)
+            continue
+        if w in STOPWORDS or (len(w) == 1 and w.isascii() and not w.isdigit()):
+            continue
+        out.append(stem(w))
+    return out
 
 
 def _near(a: str, b: str) -> float:
-    if len(a) < 4 or len(b) < 4:
+    if a == b:
+        return 1.0
+    if not (a.isascii() and b.isascii()):  # other scripts: a word inside a longer run
+        return 0.8 if len(a) >= 2 and len(b) >= 2 and (a in b or b in a) else 0.0
+    short, long = sorted((a, b), key=len)
+    if len(short) < 4:
         return 0.0
-    if a.startswith(b) or b.startswith(a):
+    if long.startswith(short) and long[len(short) :] in SUFFIXES:  # electric / electricity
         return 0.8
-    return 0.7 if SequenceMatcher(None, a, b).ratio() >= 0.8 else 0.0
+    if len(short) >= 5 and SequenceMatcher(None, a, b).ratio() >= 0.85:  # a typo: grocieries
+        return 0.7
+    return 0.0
+
+
+@dataclass
+class Match:
+    task: dict[str, Any]
+    score: float  # share of the query's words found in the task
+    coverage: float  # share of the title's words the query names
+
+
+def match(query: str, task: dict[str, Any]) -> Match:
+    q = words(query)
+    title = words(task["title"])
+    description = words(task.get("description") or "")
+    if not q:
+        return Match(task, 0.0, 0.0)
+    found = 0.0
+    hit: set[str] = set()
+    for w in dict.fromkeys(q):
+        best, best_word = 0.0, None
+        for t in title:
+            if (s := _near(w, t)) > best:
+                best, best_word = s, t
+        if best_word:
+            hit.add(best_word)
+        if best < 0.6 and any(_near(w, d) >= 0.8 for d in description):
+            best = 0.6
+        found += best
+    unique = list(dict.fromkeys(q))
+    return Match(task, found / len(unique), len(hit) / len(set(title)) if title else 0.0)
+
+
+def _norm(title: str) -> str:
+    return re.sub(r"\s+", " ", title).strip(" \"'“”‘’.!?,;:").lower()
+
+
+THRESHOLD = 0.5
 
 
 @dataclass
 class Resolution:
-    task: dict[str, Any] | None = None
-    candidates: list[dict[str, Any]] | None = None  # several equally good matches: ask back
-    task_id: int | None = None  # an explicit id; the tool says whether it exists
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # the tasks meant (usually one)
+    task_ids: list[int] = field(default_factory=list)  # explicit ids: the tool says whether they exist
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # equally good matches: ask back
+
+    @property
+    def targets(self) -> list[int]:
+        return self.task_ids + [t["id"] for t in self.tasks]
 
 
-THRESHOLD = 0.45
-
-
-def by_title(query: str, tasks: list[dict[str, Any]]) -> Resolution:
-    if exact := [t for t in tasks if t["title"].strip().lower() == query.strip().lower()]:
-        return Resolution(task=exact[0])
-    scored = sorted(((score(query, t["title"]), t) for t in tasks), key=lambda st: -st[0])
-    if not scored or scored[0][0] < THRESHOLD:
+def by_title(query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = False) -> Resolution:
+    """The task a phrase names: exact title first, then the best word match; a tie asks back."""
+    exact = [t for t in tasks if _norm(t["title"]) == _norm(query)]
+    if exact:
+        return _pick(exact, prefer_pending)
+    scored = sorted((match(query, t) for t in tasks), key=lambda m: (-m.score, -m.coverage))
+    scored = [m for m in scored if m.score > 0]
+    if not scored:
         return Resolution()
-    best = [t for s, t in scored if s >= scored[0][0] - 0.05]
+    top = scored[0]
+    # A weaker match still counts when it is the only task sharing a real word with the phrase.
+    if top.score < THRESHOLD and not (top.score >= 0.3 and len(scored) == 1):
+        return Resolution()
+    best = [m for m in scored if m.score >= top.score - 0.1]
     if len(best) > 1:
-        return Resolution(candidates=best)
-    return Resolution(task=best[0])
+        full = [m for m in best if m.coverage >= 0.99 and m.score >= 0.99]
+        if len(full) == 1:
+            return Resolution(tasks=[full[0].task])
+        inside = [m for m in best if _norm(query) and _norm(query) in _norm(m.task["title"])]
+        if len(inside) == 1:
+            return Resolution(tasks=[inside[0].task])
+        if top.score - best[1].score >= 0.1 - 1e-9:
+            return Resolution(tasks=[top.task])
+    return _pick([m.task for m in best], prefer_pending)
 
 
-def resolve(ref: Ref, *, tasks: list[dict[str, Any]] | None, context: "ConversationContext") -> Resolution:
+def _pick(tasks: list[dict[str, Any]], prefer_pending: bool) -> Resolution:
+    if len(tasks) == 1:
+        return Resolution(tasks=tasks)
+    if prefer_pending:
+        pending = [t for t in tasks if not t.get("completed")]
+        if len(pending) == 1:
+            return Resolution(tasks=pending)
+    return Resolution(candidates=tasks)
+
+
+def by_titles(query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = False) -> Resolution:
+    """'walk the dog and feed the cat' names two tasks; 'buy bread and butter' may name one."""
+    whole = by_title(query, tasks, prefer_pending=prefer_pending)
+    parts = [p for p in re.split(r"\s*(?:,|;|\band\b|&|\bplus\b)\s*", query, flags=re.I) if words(p)]
+    if len(parts) < 2 or (whole.tasks and match(query, whole.tasks[0]).score >= 0.9):
+        return whole
+    found = [by_title(p, tasks, prefer_pending=prefer_pending) for p in parts]
+    if all(len(f.tasks) == 1 for f in found):
+        chosen = list({t["id"]: t for f in found for t in f.tasks}.values())
+        if len(chosen) == len(parts):
+            return Resolution(tasks=chosen)
+    return whole
+
+
+def resolve(
+    ref: Ref,
+    *,
+    tasks: list[dict[str, Any]] | None,
+    context: "ConversationContext",
+    prefer_pending: bool = False,
+) -> Resolution:
     if ref.task_id is not None:
-        return Resolution(task_id=ref.task_id)
+        return Resolution(task_ids=[ref.task_id])  # never a guess: the tool says whether it is the user's
+    if ref.newest:
+        added = [r for n, _, r in context.last_actions if n == "add_task" and isinstance(r, dict)]
+        if added and added[-1]["id"] not in context.deleted:
+            return Resolution(tasks=[added[-1]])
+        return Resolution(tasks=[max(tasks, key=lambda t: t["id"])]) if tasks else Resolution()
     if ref.ordinal is not None:
-        listed = context.last_listed
-        if listed and -len(listed) <= (ref.ordinal - 1 if ref.ordinal > 0 else ref.ordinal) < len(listed):
-            return Resolution(task=listed[ref.ordinal - 1 if ref.ordinal > 0 else ref.ordinal])
-        return Resolution()
+        group = context.group() or tasks or []
+        index = ref.ordinal - 1 if ref.ordinal > 0 else ref.ordinal
+        return Resolution(tasks=[group[index]]) if -len(group) <= index < len(group) else Resolution()
+    if ref.plural:
+        group = context.group() or ([context.last_touched] if context.last_touched else [])
+        return Resolution(tasks=group)
     if ref.pronoun:
-        return Resolution(task=context.last_touched) if context.last_touched else Resolution()
-    return by_title(ref.query, tasks or [])
+        return Resolution(tasks=[context.last_touched]) if context.last_touched else Resolution()
+    return by_titles(ref.query, tasks or [], prefer_pending=prefer_pending)
 
 
 class ConversationContext:
     """What earlier turns said about tasks, read from the tool calls in the rebuilt history."""
 
-    def __init__(self, tool_results: list[tuple[str, Any]]) -> None:
-        self.last_listed: list[dict[str, Any]] | None = None
+    def __init__(self) -> None:
+        self.last_group: list[dict[str, Any]] = []  # the tasks last shown, or several touched at once
         self.last_touched: dict[str, Any] | None = None
-        for name, result in tool_results:
+        self.deleted: set[int] = set()
+        self.last_actions: list[tuple[str, dict[str, Any], Any]] = []  # the latest turn that changed tasks
+        self.previous_user: str = ""
+        self.previous_answer: str = ""
+        self.snapshot: dict[int, dict[str, Any]] = {}  # tasks as last seen, by id
+
+    @classmethod
+    def from_turns(cls, turns: list[dict[str, Any]]) -> "ConversationContext":
+        """turns: [{"user": str, "answer": str, "calls": [(name, arguments, result)]}] oldest first."""
+        ctx = cls()
+        for turn in turns:
+            ctx.add_turn(turn["calls"])
+            ctx.previous_user, ctx.previous_answer = turn["user"], turn["answer"]
+        return ctx
+
+    def add_turn(self, calls: list[tuple[str, dict[str, Any], Any]]) -> None:
+        touched: list[dict[str, Any]] = []
+        listed: list[dict[str, Any]] | None = None
+        for name, _, result in calls:
             if not isinstance(result, dict):
                 continue
             if name == "list_tasks":
-                self.last_listed = result.get("tasks", [])
-                if len(self.last_listed) == 1:
-                    self.last_touched = self.last_listed[0]
+                listed = result.get("tasks", [])
+                for t in listed:
+                    self.snapshot[t["id"]] = t
             elif "id" in result:
-                self.last_touched = result
+                if name == "delete_task":
+                    self.deleted.add(result["id"])
+                    self.snapshot.pop(result["id"], None)
+                else:
+                    self.snapshot[result["id"]] = result
+                touched.append(result)
+        if touched:
+            self.last_touched = touched[-1]
+            self.last_actions = [(n, a, r) for n, a, r in calls if n != "list_tasks"]
+            if len(touched) > 1:
+                self.last_group = touched
+        if listed is not None and not touched:
+            self.last_group = listed
+            if len(listed) == 1:
+                self.last_touched = listed[0]
+
+    def group(self) -> list[dict[str, Any]]:
+        return [t for t in self.last_group if t["id"] not in self.deleted]
