@@ -31,8 +31,9 @@ class ChatUser(FastHttpUser):
 
     def _chat(self, message: str, *, name: str, new: bool = False, expect: str | None = None) -> None:
         body = {"message": message, "conversation_id": None if new else self.conversation_id}
-        with self.client.post(f"/api/{self.user_id}/chat", json=body, headers=self.headers, name=name,
-                              catch_response=True) as response:
+        with self.client.post(
+            f"/api/{self.user_id}/chat", json=body, headers=self.headers, name=name, catch_response=True
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
                 return
@@ -69,19 +70,31 @@ class ChatUser(FastHttpUser):
     def streamed_turn(self) -> None:
         headers = {**self.headers, "Accept": "text/event-stream", "Idempotency-Key": uuid.uuid4().hex}
         body = {"message": "show me all my tasks", "conversation_id": self.conversation_id}
-        with self.client.post(f"/api/{self.user_id}/chat", json=body, headers=headers, name="chat: stream (SSE)",
-                              catch_response=True) as response:
+        with self.client.post(
+            f"/api/{self.user_id}/chat",
+            json=body,
+            headers=headers,
+            name="chat: stream (SSE)",
+            catch_response=True,
+        ) as response:
             events = [line[6:].strip() for line in response.text.splitlines() if line.startswith("event:")]
             if response.status_code != 200 or not events or events[-1] != "done":
                 response.failure(f"HTTP {response.status_code}, events {events[-3:]}")
             else:
-                data = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+                data = [
+                    json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")
+                ]
                 self.conversation_id = data[-1]["conversation_id"]
                 response.success()
 
     @task(1)
     def reload_history(self) -> None:
         if self.conversation_id:
-            self.client.get(f"/api/{self.user_id}/conversations/{self.conversation_id}/messages",
-                            headers=self.headers, name="history: messages")
-        self.client.get(f"/api/{self.user_id}/conversations", headers=self.headers, name="history: conversations")
+            self.client.get(
+                f"/api/{self.user_id}/conversations/{self.conversation_id}/messages",
+                headers=self.headers,
+                name="history: messages",
+            )
+        self.client.get(
+            f"/api/{self.user_id}/conversations", headers=self.headers, name="history: conversations"
+        )
