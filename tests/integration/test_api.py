@@ -92,7 +92,8 @@ class TestChat:
         assert [c["name"] for c in deleted["tool_calls"]] == ["list_tasks", "delete_task"]
         async with sessions() as s:
             tasks = (await s.exec(select(Task).where(Task.user_id == user_id))).all()
-        assert [(t.title, t.completed) for t in tasks] == [("Walk the dog twice", False)]
+        # A quoted new title is stored exactly as typed.
+        assert [(t.title, t.completed) for t in tasks] == [("walk the dog twice", False)]
 
     async def test_idempotency_key_returns_the_same_run(self, http, sessions, user_id, auth) -> None:
         first = await chat(
