@@ -27,7 +27,6 @@ from common.jobs import make_broker
 from common.settings import Settings, get_settings
 
 log = logging.getLogger("taskchat.api")
-MAX_BODY_BYTES = 64 * 1024
 STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -148,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(OriginGuard, allowed=settings.allowed_origins)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

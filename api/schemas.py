@@ -4,8 +4,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from common.models import USER_ID_MAX
+from common.settings import get_settings
 
 PG_INT_MAX = 2**31 - 1
+MESSAGE_MAX = 4000  # the contract's limit (DESIGN.md §4); MAX_MESSAGE_CHARS can lower it
 ConversationId = Annotated[int, Field(ge=1, le=PG_INT_MAX)]
 
 
@@ -53,8 +55,9 @@ class ChatRequest(BaseModel):
         value = value.strip()
         if not value:
             raise ValueError("message must not be empty")
-        if len(value) > 4000:
-            raise ValueError(f"message must be at most 4000 characters after trimming (got {len(value)})")
+        limit = min(MESSAGE_MAX, get_settings().max_message_chars)  # operators may lower it, not raise it
+        if len(value) > limit:
+            raise ValueError(f"message must be at most {limit} characters after trimming (got {len(value)})")
         return _storable(value)
 
 

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     history_max_messages: int = 20
     max_inflight_runs_per_user: int = 5
     max_message_chars: int = 4000
+    max_body_bytes: int = 64 * 1024
 
     # Where `taskchat dev` keeps its embedded PostgreSQL, Redis and development keys.
     taskchat_home: Path = Path.home() / ".taskchat"
