@@ -367,6 +367,59 @@ def seed_conversation(user: str, messages: int) -> int:
         return int(conversation)
 
 
+async def sse(turns: int = 30) -> None:
+    print("6. streaming: POST to the `run` event, and what relaying adds to each event")
+    import json as jsonlib
+
+    import redis.asyncio as aredis
+
+    with stack() as (url, _, _):
+        user = f"sse-{uuid.uuid4().hex[:6]}"
+        headers = {"Authorization": f"Bearer {token(user)}", "Accept": "text/event-stream"}
+        direct = aredis.Redis.from_url(ENV["REDIS_URL"])
+        pubsub = direct.pubsub()
+        await pubsub.psubscribe(f"{PREFIX}:run:*")
+        seen: dict[tuple[int, int], float] = {}  # (run, event id) -> when Redis delivered it to us
+
+        async def watch() -> None:
+            async for message in pubsub.listen():
+                if message["type"] == "pmessage":
+                    run_id = int(message["channel"].decode().rsplit(":", 1)[1])
+                    seen[(run_id, int(jsonlib.loads(message["data"])["id"]))] = time.perf_counter()
+
+        watcher = asyncio.create_task(watch())
+        to_run_event, added = [], []
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            for i in range(5 + turns):
+                started = time.perf_counter()
+                body = {"message": f"Add a task to stream test {i}"}
+                arrivals: list[tuple[int, float]] = []
+                run_id = 0
+                async with http.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as response:
+                    event_id = None
+                    async for line in response.aiter_lines():
+                        if line.startswith("id:"):
+                            event_id = int(line[3:].strip())
+                        elif line.startswith("data:") and event_id is not None:
+                            now = time.perf_counter()
+                            if event_id == 0:
+                                run_id = jsonlib.loads(line[5:])["run_id"]
+                                if i >= 5:
+                                    to_run_event.append((now - started) * 1000)
+                            else:
+                                arrivals.append((event_id, now))
+                await asyncio.sleep(0.05)
+                if i >= 5:
+                    added += [(at - seen[(run_id, n)]) * 1000 for n, at in arrivals if (run_id, n) in seen]
+                await asyncio.sleep(0.25)
+        watcher.cancel()
+        await pubsub.aclose()
+        await direct.aclose()
+    report("POST to `run` event: p50 / p99 ms", f"{statistics.median(to_run_event):.1f} / {pct(to_run_event, 99):.1f}")
+    report("added latency per relayed event (SSE vs a direct Redis subscriber): p50 / p99 ms",
+           f"{statistics.median(added):.2f} / {pct(added, 99):.2f} ({len(added)} events)")
+
+
 def idle_redis_cost() -> None:
     print("5. idle cost on Redis of one worker process (commands per second)")
     import redis
@@ -388,6 +441,7 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "slow": slow_model,
     "history": long_history,
     "redis": idle_redis_cost,
+    "sse": sse,
 }
 
 

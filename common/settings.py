@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 30
     db_connect_timeout_s: int = 3
-    db_pool_timeout_s: float = 3.0
+    # A burst waits for a free connection rather than failing; an unreachable database fails at connect.
+    db_pool_timeout_s: float = 10.0
     # Prefix of every Redis key and channel we own; lets test runs share one Redis.
     redis_prefix: str = "taskchat"
 
