@@ -148,12 +148,13 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> st
     names: dict[str, str] = {}
     async for event in result.stream_events():
         if isinstance(event, RawResponsesStreamEvent) and isinstance(event.data, ResponseTextDeltaEvent):
-            await rt.events.publish(run.id or 0, "delta", {"text": event.data.delta})
+            await _publish(rt, run.id or 0, "delta", {"text": event.data.delta})
         elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallItem):
             raw = event.item.raw_item
             call_id, name = getattr(raw, "call_id", ""), getattr(raw, "name", "")
             names[call_id] = name
-            await rt.events.publish(
+            await _publish(
+                rt,
                 run.id or 0,
                 "tool_call",
                 {
@@ -165,7 +166,8 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> st
         elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallOutputItem):
             raw = event.item.raw_item
             call_id = raw.get("call_id", "") if isinstance(raw, dict) else getattr(raw, "call_id", "")
-            await rt.events.publish(
+            await _publish(
+                rt,
                 run.id or 0,
                 "tool_result",
                 {
@@ -191,9 +193,18 @@ async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> Non
         metrics.RUN_SECONDS.observe((utcnow() - run.started_at).total_seconds())
     log.info("chat.run.%s", outcome)
     if error:
-        await rt.events.publish(run.id or 0, "error", {"code": "run_failed", "message": text})
+        await _publish(rt, run.id or 0, "error", {"code": "run_failed", "message": text})
     else:
-        await rt.events.publish(run.id or 0, "done", {"run_id": run.id})
+        await _publish(rt, run.id or 0, "done", {"run_id": run.id})
+
+
+async def _publish(rt: Runtime, run_id: int, event: str, data: dict[str, Any]) -> None:
+    """Events are a transient convenience: a Redis blip must not fail the run (waiters fall back to
+    Postgres, and a resumed stream is rebuilt from it)."""
+    try:
+        await rt.events.publish(run_id, event, data)
+    except RedisError as exc:
+        log.warning("chat.run.event_lost event=%s error=%r", event, exc)
 
 
 class _ModelTimer(RunHooks[Any]):

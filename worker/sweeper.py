@@ -15,11 +15,14 @@ from sqlmodel import col, or_, select
 
 from common.jobs import run_chat_message
 from common.models import Run, RunStatus, utcnow
+from worker.lease import lease_key
 from worker.runtime import Runtime
 
 log = logging.getLogger("taskchat.sweeper")
 
-RUNNING_GRACE = timedelta(seconds=360)  # longer than the actor's time limit
+# A running run is abandoned when its lease is gone (its worker died, or Redis lost its queue message and
+# the worker then failed): a live attempt renews the lease every few seconds, even after a Redis restart.
+RUNNING_GRACE = timedelta(seconds=30)
 BATCH = 200
 
 
@@ -31,7 +34,7 @@ async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
     async with rt.sessions() as session:
         stuck = (
             await session.exec(
-                select(Run.id)
+                select(Run.id, Run.status)
                 .where(
                     or_(
                         (col(Run.status) == RunStatus.queued) & (col(Run.created_at) < now - queued_grace),
@@ -42,11 +45,24 @@ async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
                 .limit(BATCH)
             )
         ).all()
-    for run_id in stuck:
+    running = [run_id for run_id, status in stuck if status == RunStatus.running]
+    leased = set()
+    if running:
+        held = (
+            await rt.redis.exists(*[lease_key(rt.settings.redis_prefix, r) for r in running])
+            if running
+            else 0
+        )
+        if held:  # look at each only when some are held (usually none or all)
+            for run_id in running:
+                if await rt.redis.exists(lease_key(rt.settings.redis_prefix, run_id)):
+                    leased.add(run_id)
+    requeue = [run_id for run_id, _ in stuck if run_id not in leased]
+    for run_id in requeue:
         await asyncio.to_thread(broker.enqueue, run_chat_message(run_id))
-    if stuck:
-        log.info("sweeper.requeued count=%s first=%s", len(stuck), stuck[0])
-    return len(stuck)
+    if requeue:
+        log.info("sweeper.requeued count=%s first=%s", len(requeue), requeue[0])
+    return len(requeue)
 
 
 async def sweep_forever(rt: Runtime, broker: dramatiq.Broker) -> None:

@@ -149,6 +149,64 @@ class TestRedisOutage:
         assert titles == ["Call the bank", "Pay rent"]
 
 
+class TestRedisRestartUnderLoad:
+    async def test_every_accepted_message_is_answered_once(self, settings, sessions, private_redis) -> None:
+        env = {
+            "REDIS_URL": private_redis.url,
+            "REDIS_PREFIX": f"{settings.redis_prefix}-l{uuid.uuid4().hex[:6]}",
+            "OFFLINE_MODEL_DELAY_S": "0.5",
+            "CHAT_TIMEOUT_S": "20",
+            "SWEEP_QUEUED_AFTER_S": "2",
+            "SWEEP_INTERVAL_S": "1",
+        }
+        url, processes = start_stack(env)
+        users = [f"load-{uuid.uuid4().hex[:8]}" for _ in range(24)]
+        try:
+            async with httpx.AsyncClient(timeout=60) as http:
+
+                async def chat(user: str, delay: float) -> int:
+                    await asyncio.sleep(delay)
+                    try:
+                        response = await http.post(
+                            f"{url}/api/{user}/chat",
+                            json={"message": f"Add a task to call {user}"},
+                            headers={"Authorization": f"Bearer {mint_token(settings, user)}"},
+                        )
+                        return response.status_code
+                    except httpx.HTTPError:
+                        return 0
+
+                requests = [asyncio.create_task(chat(user, n * 0.1)) for n, user in enumerate(users)]
+                await asyncio.sleep(0.8)
+                private_redis.stop()  # mid-load: queued messages and in-flight events are lost
+                await asyncio.sleep(1.5)
+                private_redis.start()
+                statuses = await asyncio.gather(*requests)
+
+                async def all_answered() -> bool:
+                    async with sessions() as s:
+                        runs = (await s.exec(select(Run).where(col(Run.user_id).in_(users)))).all()
+                    return all(r.status == RunStatus.succeeded for r in runs)
+
+                await wait_for(all_answered, timeout_s=60)
+        finally:
+            for process in processes:
+                stop(process)
+        assert set(statuses) <= {200, 503, 504}, statuses
+        async with sessions() as s:
+            runs = (await s.exec(select(Run).where(col(Run.user_id).in_(users)))).all()
+            questions = (
+                await s.exec(
+                    select(Message).where(col(Message.user_id).in_(users), Message.role == Role.user)
+                )
+            ).all()
+            tasks = (await s.exec(select(Task).where(col(Task.user_id).in_(users)))).all()
+        accepted = [s for s in statuses if s in (200, 504)]
+        assert len(runs) == len(questions) >= len(accepted)  # every stored message has its run…
+        assert all(r.status == RunStatus.succeeded and r.assistant_message_id for r in runs)  # …answered
+        assert sorted(t.user_id for t in tasks) == sorted(r.user_id for r in runs)  # once each
+
+
 async def _ready(http: httpx.AsyncClient, url: str) -> bool:
     return (await http.get(f"{url}/readyz")).status_code == 200
 
@@ -351,6 +409,3 @@ def taskchat_cmd() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "common.cli"]
-
-
-__all__ = ["Message", "Role"]
