@@ -12,7 +12,8 @@ import pytest
 from sqlmodel import col, select
 
 from common.events import read_after
-from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall
+from common.models import Conversation, Message, Role, Run, RunStatus, Task
+from tests.factories import new_run, reload
 from tests.fake_llm import PATH, Call, Failure, FakeLLM, Stall, after_tool_result, text, tool_call, tool_calls
 from worker.prompts import INSTRUCTIONS
 from worker.run import run_chat_job
@@ -47,32 +48,6 @@ async def runtime(settings, sessions, fake):  # type: ignore[no-untyped-def]
     rt = await Runtime.create(gemini(settings, fake))
     yield rt
     await rt.close()
-
-
-async def new_run(sessions, user_id: str, text_: str, conversation_id: int | None = None) -> Run:  # type: ignore[no-untyped-def]
-    async with sessions() as s:
-        if conversation_id is None:
-            conversation = Conversation(user_id=user_id)
-            s.add(conversation)
-            await s.flush()
-            conversation_id = conversation.id
-        message = Message(user_id=user_id, conversation_id=conversation_id, role=Role.user, content=text_)
-        s.add(message)
-        await s.flush()
-        run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message.id)
-        s.add(run)
-        await s.commit()
-        return run
-
-
-async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolCall]]:  # type: ignore[no-untyped-def]
-    async with sessions() as s:
-        run = await s.get(Run, run_id)
-        answer = await s.get(Message, run.assistant_message_id) if run.assistant_message_id else None
-        calls = (
-            await s.exec(select(ToolCall).where(ToolCall.run_id == run_id).order_by(col(ToolCall.seq)))
-        ).all()
-        return run, answer, list(calls)
 
 
 async def tasks_of(sessions, user_id: str) -> list[Task]:  # type: ignore[no-untyped-def]

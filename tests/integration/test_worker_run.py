@@ -5,9 +5,10 @@ import dataclasses
 import openai
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
-from sqlmodel import col, select
+from sqlmodel import select
 
-from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall
+from common.models import Message, Role, Run, RunStatus, Task
+from tests.factories import new_run, reload
 from worker.run import run_chat_job
 from worker.runtime import Runtime
 
@@ -17,32 +18,6 @@ async def runtime(settings, sessions):
     rt = await Runtime.create(settings)
     yield rt
     await rt.close()
-
-
-async def new_run(sessions, user_id: str, text: str, conversation_id: int | None = None) -> Run:
-    async with sessions() as s:
-        if conversation_id is None:
-            conversation = Conversation(user_id=user_id)
-            s.add(conversation)
-            await s.flush()
-            conversation_id = conversation.id
-        message = Message(user_id=user_id, conversation_id=conversation_id, role=Role.user, content=text)
-        s.add(message)
-        await s.flush()
-        run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message.id)
-        s.add(run)
-        await s.commit()
-        return run
-
-
-async def reload(sessions, run_id: int) -> tuple[Run, Message | None, list[ToolCall]]:
-    async with sessions() as s:
-        run = await s.get(Run, run_id)
-        answer = await s.get(Message, run.assistant_message_id) if run.assistant_message_id else None
-        calls = (
-            await s.exec(select(ToolCall).where(ToolCall.run_id == run_id).order_by(col(ToolCall.seq)))
-        ).all()
-        return run, answer, list(calls)
 
 
 class TestRunChatJob:
