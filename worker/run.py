@@ -129,6 +129,13 @@ async def _claim(rt: Runtime, run_id: int) -> Run | None:
 
 
 async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
+    try:
+        return await _stream_agent(rt, run, history)
+    finally:
+        rt.tools.forget_run(run.id or 0)
+
+
+async def _stream_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
     agent = Agent(
         name="taskchat",
         instructions=INSTRUCTIONS,

@@ -2,6 +2,7 @@
 `user_id` hidden from the model and injected from the run, and a per-call key so that a retried run
 replays calls it already made (see `mcp_tools.server.RunLedger`)."""
 
+import asyncio
 import copy
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class TaskTools(MCPServer):
         self._url, self._token = url, token
         self._client: Client | None = None
         self._tools: list[MCPTool] | None = None
+        self._run_locks: dict[int, asyncio.Lock] = {}
 
     @property
     def name(self) -> str:
@@ -79,6 +81,19 @@ class TaskTools(MCPServer):
         user_id = meta.pop(META_USER_ID, None)
         if user_id is None:
             raise RuntimeError("tool call without a run's user")
+        # The SDK starts a response's tool calls together, in the model's order; taking this FIFO lock
+        # before the first real suspension keeps that order, so "add milk, eggs and bread" creates and
+        # records them in the order asked, and "the second one" means the same thing every time.
+        async with self._run_locks.setdefault(meta.get(META_RUN_ID, 0), asyncio.Lock()):
+            return await self._call(tool_name, arguments, meta, user_id)
+
+    def forget_run(self, run_id: int) -> None:
+        self._run_locks.pop(run_id, None)
+
+    async def _call(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any], user_id: str
+    ) -> CallToolResult:
+        assert self._client is not None, "connect() first"
         # Whatever the model put in the arguments, the run's user wins.
         arguments = {**(arguments or {}), "user_id": user_id}
         result = await self._client.call_tool_mcp(tool_name, arguments, meta=meta)
