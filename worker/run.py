@@ -140,7 +140,7 @@ async def _stream_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) ->
         name="taskchat",
         instructions=INSTRUCTIONS,
         model=rt.model,
-        mcp_servers=[rt.tools],
+        tools=list(rt.function_tools),
         model_settings=ModelSettings(temperature=0.2),
     )
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)

@@ -2,10 +2,11 @@
 tools and the model. Created lazily on the actors' event loop (async clients belong to one loop)."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aredis
-from agents import Model, set_tracing_disabled
+from agents import FunctionTool, Model, set_tracing_disabled
+from agents.mcp.util import MCPUtil
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import SessionFactory, make_engine, make_session_factory
@@ -27,6 +28,9 @@ class Runtime:
     events: RunEventPublisher
     tools: TaskTools
     model: Model
+    # The MCP tools as the SDK's function tools, converted once: handing the agent `mcp_servers` makes the
+    # SDK list and convert (deep-copy) every schema on every model turn.
+    function_tools: list[FunctionTool] = field(default_factory=list)
 
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":
@@ -38,6 +42,7 @@ class Runtime:
         client = aredis.Redis(connection_pool=pool)
         tools = TaskTools(url=settings.mcp_url, token=settings.mcp_service_token)
         await tools.connect()
+        function_tools = [MCPUtil.to_function_tool(tool, tools, False) for tool in await tools.list_tools()]
         return cls(
             settings,
             engine,
@@ -46,6 +51,7 @@ class Runtime:
             RunEventPublisher(client, settings.redis_prefix),
             tools,
             make_model(settings),
+            function_tools,
         )
 
     async def close(self) -> None:
