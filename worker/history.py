@@ -32,6 +32,9 @@ async def load_history(session: AsyncSession, *, run: Run, limit: int) -> list[d
             ).all()
         )
     )
+    # A retried turn (ChatKit's retry) has several runs for one user message: keep the latest.
+    latest = {t.user_message_id: t.id for t in turns}
+    turns = [t for t in turns if latest[t.user_message_id] == t.id]
     message_ids = [m for t in turns for m in (t.user_message_id, t.assistant_message_id) if m is not None]
     messages = {
         m.id: m

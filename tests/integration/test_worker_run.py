@@ -175,3 +175,19 @@ def _response(status: int):
     import httpx2
 
     return httpx2.Response(status, request=httpx2.Request("POST", "http://model.test/chat/completions"))
+
+
+class TestRetriedTurn:
+    async def test_a_message_retried_as_a_new_run_appears_once(self, runtime, sessions, user_id) -> None:
+        first = await new_run(sessions, user_id, "Add a task to call the plumber")
+        await run_chat_job(runtime, first.id)
+        async with sessions() as s:  # ChatKit's retry: a new run for the same user message
+            retry = Run(
+                user_id=user_id, conversation_id=first.conversation_id, user_message_id=first.user_message_id
+            )
+            s.add(retry)
+            await s.commit()
+        model = ScriptedModel([[assistant_message("ok")]])
+        await run_chat_job(dataclasses.replace(runtime, model=model), retry.id)
+        texts = [i["content"] for i in model.calls[0].input if isinstance(i, dict) and "role" in i]
+        assert texts == ["Add a task to call the plumber"]
