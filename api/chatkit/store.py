@@ -26,6 +26,7 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from api.schemas import PG_INT_MAX
+from api.services.chat import FIRST_USER_MESSAGE
 from common.errors import BadRequest
 from common.models import TITLE_MAX, Conversation, Message, Role
 
@@ -39,16 +40,6 @@ class RequestContext:
     user_id: str
     state: Any  # the app's state: sessions, redis, broker, listener, settings
     turn: Any = field(default=None)  # server.Turn: the run this request submitted, followed by respond()
-
-
-FIRST_MESSAGE = (
-    select(Message.content)
-    .where(Message.conversation_id == Conversation.id, Message.role == Role.user)
-    .order_by(col(Message.id))
-    .limit(1)
-    .correlate(Conversation)
-    .scalar_subquery()
-)
 
 
 def thread_id(pk: int) -> str:
@@ -108,7 +99,7 @@ class PostgresStore(Store[RequestContext]):
         async with context.state.sessions() as session:
             row = (
                 await session.exec(
-                    select(Conversation, FIRST_MESSAGE).where(
+                    select(Conversation, FIRST_USER_MESSAGE).where(
                         Conversation.id == pk, Conversation.user_id == context.user_id
                     )
                 )
@@ -133,7 +124,7 @@ class PostgresStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         size = page_size(limit)
-        stmt = select(Conversation, FIRST_MESSAGE).where(Conversation.user_id == context.user_id)
+        stmt = select(Conversation, FIRST_USER_MESSAGE).where(Conversation.user_id == context.user_id)
         if after is not None:  # a position, not a read: no ownership needed
             cursor = parse_id(after, "thr")
             stmt = stmt.where(

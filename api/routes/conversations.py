@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from api.deps import CurrentUser, SessionDep
 from api.schemas import ConversationId, ConversationList, ErrorResponse, MessageList
-from api.services.chat import tool_call_public
+from api.services.chat import FIRST_USER_MESSAGE, tool_call_public
 from common.errors import ConversationNotFound
 from common.models import Conversation, Message, Role, Run, ToolCall
 
@@ -22,17 +22,9 @@ async def list_conversations(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, object]:
     """The user's conversations, most recently active first."""
-    first_message = (
-        select(Message.content)
-        .where(Message.conversation_id == Conversation.id, Message.role == Role.user)
-        .order_by(col(Message.id))
-        .limit(1)
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
     rows = (
         await session.exec(
-            select(Conversation, first_message)
+            select(Conversation, FIRST_USER_MESSAGE)
             .where(Conversation.user_id == user_id)
             .order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
             .offset(offset)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api.observability import RUNS_ACCEPTED
 from api.schemas import ChatRequest
 from common import logs
 from common.db import SessionFactory
@@ -27,6 +28,15 @@ DB_POLL_S = 1.0
 DB_POLL_MAX_S = 8.0
 # Runs older than this no longer count against the in-flight cap (they are the sweeper's business).
 INFLIGHT_WINDOW = timedelta(minutes=10)
+# A conversation's first user message (its preview or default title), for queries over conversations.
+FIRST_USER_MESSAGE = (
+    select(Message.content)
+    .where(Message.conversation_id == Conversation.id, Message.role == Role.user)
+    .order_by(col(Message.id))
+    .limit(1)
+    .correlate(Conversation)
+    .scalar_subquery()
+)
 
 
 async def submit_message(
@@ -85,6 +95,7 @@ async def submit_message(
             raise
         await _check_same_request(session, existing, request)
         return existing, False
+    RUNS_ACCEPTED.inc()
     return run, True
 
 
@@ -108,6 +119,7 @@ async def resubmit_message(
     run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message_id)
     session.add(run)
     await session.commit()
+    RUNS_ACCEPTED.inc()
     return run
 
 

@@ -58,6 +58,7 @@ async def test_metrics_and_request_ids(settings, tmp_path, user_id) -> None:
     )
     assert "taskchat_http_request_duration_seconds_bucket" in api_metrics
     assert "taskchat_api_waiting_requests 0.0" in api_metrics
+    assert "taskchat_runs_accepted_total 1.0" in api_metrics
     assert 'taskchat_runs_total{outcome="succeeded"} 1.0' in worker_metrics
     assert 'taskchat_tool_calls_total{status="ok",tool="add_task"} 1.0' in worker_metrics
     assert "taskchat_run_queue_wait_seconds_bucket" in worker_metrics

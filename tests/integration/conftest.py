@@ -1,5 +1,6 @@
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.helpers import ServerThread, free_port
@@ -28,3 +29,17 @@ def api_url(settings, worker) -> Iterator[str]:
     port = free_port()
     with ServerThread(create_app(settings), port):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def auth(settings, user_id):
+    """A development token for the test's user."""
+    from common.devkeys import mint_token
+
+    return {"Authorization": f"Bearer {mint_token(settings, user_id)}"}
+
+
+@pytest.fixture
+async def http(api_url):
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        yield client

@@ -1,23 +1,11 @@
 """The HTTP contract (DESIGN.md §4) against a real uvicorn server and a real Dramatiq worker on the
 machine's PostgreSQL and Redis."""
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
 from common.devkeys import mint_token
 from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall
-
-
-@pytest.fixture
-def auth(settings, user_id):
-    return {"Authorization": f"Bearer {mint_token(settings, user_id)}"}
-
-
-@pytest.fixture
-async def http(api_url):
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
-        yield client
 
 
 async def chat(http, user_id, auth, message, conversation_id=None, **headers):

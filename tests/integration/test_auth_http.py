@@ -26,12 +26,6 @@ def dev_key(settings):  # type: ignore[no-untyped-def]
     return json.loads(settings.dev_jwks_file.read_text())["keys"][0]
 
 
-@pytest.fixture
-async def http(api_url):  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
-        yield client
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

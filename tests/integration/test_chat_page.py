@@ -11,12 +11,6 @@ import pytest
 from tests.helpers import ServerThread, free_port
 
 
-@pytest.fixture
-async def http(api_url):
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
-        yield client
-
-
 class TestPage:
     async def test_one_self_contained_html_file_locked_to_its_own_origin(self, http) -> None:
         response = await http.get("/")

@@ -69,12 +69,6 @@ def answer(frames: list[dict]) -> dict:
 
 
 @pytest.fixture
-async def http(api_url):
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
 def alice(http, settings, user_id) -> ChatKit:
     return ChatKit(http, settings, user_id)
 

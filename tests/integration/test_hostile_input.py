@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from urllib.parse import quote, urlsplit
 
-import httpx
 import pytest
 from sqlalchemy import func, text
 from sqlmodel import select
@@ -17,17 +16,6 @@ from common.models import Conversation, Message, Role, Run, RunStatus, Task
 
 MAX_BODY = 64 * 1024
 DOCUMENTED = {401, 403, 404, 405, 409, 413, 422, 429}
-
-
-@pytest.fixture
-def auth(settings, user_id):
-    return {"Authorization": f"Bearer {mint_token(settings, user_id)}"}
-
-
-@pytest.fixture
-async def http(api_url):
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
-        yield client
 
 
 def as_json(value: object, *, ascii_only: bool = True) -> bytes:
