@@ -1,21 +1,26 @@
 """One Redis pub/sub connection per API process, shared by every waiting request.
 
-A request subscribes to its run's channel on the shared connection (waiting for Redis to confirm)
-before the run is enqueued, so no event can be missed; events are dispatched to per-request queues.
-If the connection drops, the reader reconnects and resubscribes; waiters fall back to reading the run's
-status from Postgres meanwhile.
+The process subscribes once, at start, to its own reply channel; a run it enqueues names that channel
+and the worker publishes the run's events there too. So a request that submitted a run waits without a
+Redis command of its own: it registers for the run's events before enqueueing, and no event can be
+missed. A request that follows a run it did not enqueue (a resumed stream) subscribes to the run's own
+channel, waiting for Redis to confirm before it reads what the run's stream already holds.
+
+Events are dispatched to per-request queues by run id. If the connection drops, the reader reconnects
+and resubscribes; waiters fall back to reading the run's status from Postgres meanwhile.
 """
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aredis
 
-from common.events import RunEvent, channel, decode_pubsub
+from common.events import RunEvent, channel, decode_pubsub, reply_channel
 
 log = logging.getLogger("taskchat.listener")
 
@@ -23,7 +28,9 @@ log = logging.getLogger("taskchat.listener")
 class RunListener:
     def __init__(self, redis_url: str, prefix: str) -> None:
         self.redis_url, self.prefix = redis_url, prefix
-        self._queues: dict[str, set[asyncio.Queue[RunEvent]]] = defaultdict(set)
+        self.reply_channel = reply_channel(prefix, uuid.uuid4().hex)
+        self._queues: dict[int, set[asyncio.Queue[RunEvent]]] = defaultdict(set)
+        self._subscribed: dict[str, int] = {}  # run channels followed, with how many requests follow each
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._client: aredis.Redis | None = None
         self._pubsub: Any = None
@@ -45,22 +52,28 @@ class RunListener:
         return sum(len(q) for q in self._queues.values())
 
     @contextlib.asynccontextmanager
-    async def listen(self, run_id: int) -> AsyncIterator[asyncio.Queue[RunEvent]]:
-        name = channel(self.prefix, run_id)
+    async def listen(self, run_id: int, *, subscribe: bool = False) -> AsyncIterator[asyncio.Queue[RunEvent]]:
+        """The run's events. `subscribe` for a run this process did not just enqueue."""
         queue: asyncio.Queue[RunEvent] = asyncio.Queue()
-        first = not self._queues[name]
-        self._queues[name].add(queue)
+        self._queues[run_id].add(queue)
+        name = channel(self.prefix, run_id)
         try:
-            if first and self.connected.is_set():
-                await self._subscribe(name)
+            if subscribe:
+                self._subscribed[name] = self._subscribed.get(name, 0) + 1
+                if self._subscribed[name] == 1 and self.connected.is_set():
+                    await self._subscribe(name)
             yield queue
         finally:
-            self._queues[name].discard(queue)
-            if not self._queues[name]:
-                del self._queues[name]
-                if self.connected.is_set():
-                    with contextlib.suppress(Exception):
-                        await self._pubsub.unsubscribe(name)
+            self._queues[run_id].discard(queue)
+            if not self._queues[run_id]:
+                del self._queues[run_id]
+            if subscribe:
+                self._subscribed[name] -= 1
+                if not self._subscribed[name]:
+                    del self._subscribed[name]
+                    if self.connected.is_set():
+                        with contextlib.suppress(Exception):
+                            await self._pubsub.unsubscribe(name)
 
     async def _subscribe(self, name: str) -> None:
         confirmed = self._confirmed.setdefault(name, asyncio.get_running_loop().create_future())
@@ -80,9 +93,7 @@ class RunListener:
                     self.redis_url, socket_connect_timeout=2, health_check_interval=15
                 )
                 self._pubsub = self._client.pubsub()
-                await self._pubsub.subscribe(f"{self.prefix}:listener")
-                if self._queues:
-                    await self._pubsub.subscribe(*self._queues)
+                await self._pubsub.subscribe(self.reply_channel, *self._subscribed)
                 self.connected.set()
                 delay = 0.1
                 while True:
@@ -100,9 +111,9 @@ class RunListener:
                 delay = min(delay * 2, 2.0)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        name = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
         if message["type"] == "subscribe":
-            future = self._confirmed.get(name)
+            name = message["channel"]
+            future = self._confirmed.get(name.decode() if isinstance(name, bytes) else name)
             if future and not future.done():
                 future.set_result(None)
         elif message["type"] == "message":
@@ -110,7 +121,9 @@ class RunListener:
                 event = decode_pubsub(message["data"])
             except ValueError:
                 return
-            for queue in self._queues.get(name, ()):
+            # A request that both enqueued a run and follows its channel sees each event twice; readers
+            # skip events by id.
+            for queue in self._queues.get(event.run_id, ()):
                 queue.put_nowait(event)
 
     async def _close(self) -> None:

@@ -1,10 +1,13 @@
 """The FastAPI app: stateless; everything it knows lives in Postgres."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx2
+import psycopg
 import redis.asyncio as aredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +26,8 @@ from api.routes import chat, conversations, health
 from api.routes import page as chat_page
 from common.db import make_engine, make_session_factory
 from common.errors import TaskchatError
-from common.jobs import make_broker
+from common.jobs import RunQueue
+from common.pg import Database
 from common.settings import Settings, get_settings
 
 log = logging.getLogger("taskchat.api")
@@ -61,11 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.redis_url, max_connections=32, timeout=3, socket_connect_timeout=2, socket_timeout=5
             )
         )
-        state.broker = make_broker(settings, max_connections=32)
+        state.db = Database(settings, max_size=settings.db_pool_size)
+        await state.db.open()
+        state.queue = RunQueue(state.redis, settings)
         state.http = httpx2.AsyncClient()
         state.verifier = TokenVerifier(settings, state.http)
         state.listener = RunListener(settings.redis_url, settings.redis_prefix)
         await state.listener.start()
+        with contextlib.suppress(TimeoutError):  # serve meanwhile: waiters fall back to Postgres
+            await asyncio.wait_for(state.listener.connected.wait(), timeout=2.0)
         WAITING.set_function(lambda: state.listener.waiting)
         try:
             yield
@@ -73,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.listener.stop()
             await state.http.aclose()
             await state.redis.aclose()
-            state.broker.close()
+            await state.db.close()
             await state.engine.dispose()
 
     app = FastAPI(
@@ -113,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def on_database_down(request: Request, exc: Exception) -> JSONResponse:

@@ -211,17 +211,15 @@ async def in_process_turns() -> list[float]:
 
     async def turn() -> float:
         started = time.perf_counter()
-        async with rt.sessions() as session:
-            run, _ = await submit_message(
-                session,
-                user_id=user,
-                request=ChatRequest(message="Add a task to buy milk"),
-                idempotency_key=None,
-                max_inflight=1000,
-            )
+        run, _ = await submit_message(
+            rt.db,
+            user_id=user,
+            request=ChatRequest(message="Add a task to buy milk"),
+            idempotency_key=None,
+            max_inflight=1000,
+        )
         await run_chat_job(rt, run.id or 0)
-        async with rt.sessions() as session:
-            await chat_result(session, run_id=run.id or 0, user_id=user)
+        await chat_result(rt.db, run_id=run.id or 0, user_id=user)
         return (time.perf_counter() - started) * 1000
 
     samples = await sequential(turn)
@@ -229,7 +227,10 @@ async def in_process_turns() -> list[float]:
     return samples
 
 
-async def concurrency(levels: tuple[int, ...] = (16, 64), per_client: int = 40) -> None:
+async def concurrency(
+    levels: tuple[int, ...] = tuple(int(x) for x in os.environ.get("BENCH_LEVELS", "16,64").split(",")),
+    per_client: int = 40,
+) -> None:
     print("2. throughput (offline model, one API process, one worker process)")
     with stack(threads=128) as (url, api, worker):
         for level in levels:
@@ -415,9 +416,14 @@ async def sse(turns: int = 30) -> None:
         watcher.cancel()
         await pubsub.aclose()
         await direct.aclose()
-    report("POST to `run` event: p50 / p99 ms", f"{statistics.median(to_run_event):.1f} / {pct(to_run_event, 99):.1f}")
-    report("added latency per relayed event (SSE vs a direct Redis subscriber): p50 / p99 ms",
-           f"{statistics.median(added):.2f} / {pct(added, 99):.2f} ({len(added)} events)")
+    report(
+        "POST to `run` event: p50 / p99 ms",
+        f"{statistics.median(to_run_event):.1f} / {pct(to_run_event, 99):.1f}",
+    )
+    report(
+        "added latency per relayed event (SSE vs a direct Redis subscriber): p50 / p99 ms",
+        f"{statistics.median(added):.2f} / {pct(added, 99):.2f} ({len(added)} events)",
+    )
 
 
 def idle_redis_cost() -> None:

@@ -81,6 +81,8 @@ def _api(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        loop="uvloop",
+        http="h11",  # httptools rejects bytes in headers that h11 (and our contract) accept
         log_level="warning",
         access_log=False,
     )
@@ -112,12 +114,12 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 def _mcp(args: argparse.Namespace) -> None:
-    from common.db import make_engine, make_session_factory
+    from common.pg import Database
     from common.settings import get_settings
 
     settings = get_settings()
     server = import_module("mcp_tools.server")
-    server.bind_sessions(make_session_factory(make_engine(settings)))
+    server.bind_database(Database(settings, max_size=settings.db_pool_size))  # opened on first use
     if args.transport == "stdio":
         server.mcp.run(transport="stdio", show_banner=False)
         return

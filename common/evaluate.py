@@ -44,11 +44,11 @@ class Tools:
         if self.url:
             self.client = Client(StreamableHttpTransport(self.url, auth=self.token))
         else:
-            from common.db import make_engine, make_session_factory
+            from common.pg import Database
 
             server = import_module("mcp_tools.server")
-            self.engine = make_engine(get_settings())
-            server.bind_sessions(make_session_factory(self.engine))
+            self.db = Database(get_settings(), max_size=8)
+            server.bind_database(self.db)
             self.client = Client(server.mcp)
         await self.client.__aenter__()
         return self
@@ -56,7 +56,7 @@ class Tools:
     async def __aexit__(self, *exc: object) -> None:
         await self.client.__aexit__(None, None, None)
         if not self.url:
-            await self.engine.dispose()
+            await self.db.close()
 
     async def call(self, name: str, **arguments: Any) -> Any:
         return (await self.client.call_tool(name, arguments)).structured_content

@@ -10,9 +10,11 @@ polling as a fallback. Delay queues keep stock polling: their messages become du
 """
 
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 import redis
+import redis.asyncio as aredis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import dq_name, q_name
 
@@ -39,9 +41,13 @@ class _WakeConsumer(_RedisConsumer):
         return super().__next__()
 
 
+def wake_key(namespace: str, queue_name: str) -> str:
+    return f"{namespace}:{q_name(queue_name)}.wake"
+
+
 class WakeRedisBroker(RedisBroker):
     def wake_key(self, queue_name: str) -> str:
-        return f"{self.namespace}:{q_name(queue_name)}.wake"
+        return wake_key(self.namespace, queue_name)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
         if queue_name == dq_name(queue_name):
@@ -58,6 +64,10 @@ class WakeRedisBroker(RedisBroker):
         return sent
 
 
+def broker_namespace(settings: Settings) -> str:
+    return f"{settings.redis_prefix}:dramatiq"
+
+
 def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBroker:
     # redis-py 8 raises at once when its pool (100 by default) is exhausted; size it to our threads
     # and wait for a free connection instead of failing.
@@ -71,7 +81,7 @@ def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBr
     )
     return WakeRedisBroker(
         client=redis.Redis(connection_pool=pool),
-        namespace=f"{settings.redis_prefix}:dramatiq",
+        namespace=broker_namespace(settings),
         # A killed worker's unacked runs go back on the queue after this long without a heartbeat. Live
         # workers beat at least every second (their delay-queue poll). Dramatiq's defaults (60 s, and a
         # 0.1% chance per command of looking for dead workers) would leave them waiting for minutes.
@@ -80,8 +90,42 @@ def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBr
     )
 
 
-def run_chat_message(run_id: int, *, request_id: str | None = None) -> dramatiq.Message:
-    kwargs = {"request_id": request_id} if request_id else {}
+# KEYS: the queue's list, its messages hash, its wake list. ARGV: message id, message, wake tokens kept.
+# What Dramatiq's `enqueue` writes (brokers/redis/dispatch.lua), plus the wake token, in one call.
+_ENQUEUE = """
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[3], 1)
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+"""
+
+
+class RunQueue:
+    """Sends jobs from the API's event loop in one round trip, where the broker's `enqueue` would block
+    a thread for two (its Lua call, then the wake token)."""
+
+    def __init__(self, client: aredis.Redis, settings: Settings) -> None:
+        self.namespace = broker_namespace(settings)
+        self._script = client.register_script(_ENQUEUE)
+
+    async def send(self, message: dramatiq.Message) -> None:
+        message_id = str(uuid4())  # per delivery, as the broker does: a message may be sent again
+        queue = f"{self.namespace}:{message.queue_name}"
+        encoded = message.copy(options={"redis_message_id": message_id}).encode()
+        keys = [queue, f"{queue}.msgs", wake_key(self.namespace, message.queue_name)]
+        await self._script(keys=keys, args=[message_id, encoded, WAKE_TOKENS_KEPT])
+
+
+def run_chat_message(
+    run_id: int, *, request_id: str | None = None, reply_to: str | None = None, stream: bool = False
+) -> dramatiq.Message:
+    """`reply_to` is the API process's event channel; `stream` asks for token deltas and tool events
+    (someone is streaming); a run without it publishes only how it ended."""
+    kwargs: dict[str, Any] = {"request_id": request_id} if request_id else {}
+    if reply_to:
+        kwargs["reply_to"] = reply_to
+    if stream:
+        kwargs["stream"] = True
     return dramatiq.Message(
         queue_name=CHAT_QUEUE, actor_name=RUN_CHAT, args=(run_id,), kwargs=kwargs, options={}
     )

@@ -17,19 +17,18 @@ import weakref
 from contextvars import ContextVar
 from typing import Annotated, Any
 
+import psycopg
 from fastmcp import FastMCP
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError, ToolError
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
+from mcp_types import CallToolResult, TextContent
+from psycopg.types.json import Jsonb
 from pydantic import Field
-from sqlalchemy import func, insert
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.db import SessionFactory
-from common.models import DESCRIPTION_MAX, TITLE_MAX, Run, ToolCall, utcnow
+from common.models import DESCRIPTION_MAX, TITLE_MAX
+from common.pg import Connection, Database
 from mcp_tools import tasks
 from mcp_tools.tasks import Status, TaskList, TaskPublic
 
@@ -38,28 +37,33 @@ META_CALL_KEY = "taskchat/call_key"
 # Set on a retried run only: a first attempt has nothing to replay, so it skips the lookup.
 META_REPLAY = "taskchat/replay"
 
-_session: ContextVar[AsyncSession] = ContextVar("taskchat_tool_session")
-# An async engine belongs to the event loop it runs on, so the binding is per loop.
-_factories: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionFactory]" = (
-    weakref.WeakKeyDictionary()
-)
-_default_factory: SessionFactory | None = None
+_connection: ContextVar[Connection] = ContextVar("taskchat_tool_connection")
+# The metadata of a call made in-process, without an MCP request (see `call_in_process`).
+_in_process_meta: ContextVar[dict[str, Any] | None] = ContextVar("taskchat_tool_meta", default=None)
+# A database pool belongs to the event loop it runs on, so the binding is per loop.
+_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database]" = weakref.WeakKeyDictionary()
+_default_database: Database | None = None
 
 
-def bind_sessions(factory: SessionFactory) -> None:
-    """Give the tools their database; the hosting process owns the engine."""
-    global _default_factory
+def bind_database(db: Database | None) -> Database | None:
+    """Give the tools their database (the hosting process owns the pool); returns the one it replaces."""
+    global _default_database
     try:
-        _factories[asyncio.get_running_loop()] = factory
+        loop = asyncio.get_running_loop()
     except RuntimeError:  # bound before the server's loop starts (`taskchat mcp`)
-        _default_factory = factory
+        previous, _default_database = _default_database, db
+        return previous
+    previous = _databases.pop(loop, None)
+    if db is not None:
+        _databases[loop] = db
+    return previous
 
 
-def _sessions() -> SessionFactory:
-    factory = _factories.get(asyncio.get_running_loop(), _default_factory)
-    if factory is None:
-        raise RuntimeError("mcp_tools.server.bind_sessions() was not called")
-    return factory
+def _database() -> Database:
+    db = _databases.get(asyncio.get_running_loop(), _default_database)
+    if db is None:
+        raise RuntimeError("mcp_tools.server.bind_database() was not called")
+    return db
 
 
 def _title(value: str) -> str:
@@ -85,7 +89,7 @@ def _user(user_id: str) -> str:
 
 async def _run_task_op(op: Any, **kwargs: Any) -> Any:
     try:
-        return await op(_session.get(), **kwargs)
+        return await op(_connection.get(), **kwargs)
     except tasks.TaskNotFound as exc:
         raise ToolError(str(exc)) from None
 
@@ -166,21 +170,20 @@ class RunLedger(Middleware):
     """One transaction per tool call; records and replays calls made on behalf of a run."""
 
     async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> ToolResult:
-        factory = _sessions()
+        db = _database()
         request = context.fastmcp_context.request_context if context.fastmcp_context else None
-        meta = (request.meta if request else None) or {}
+        meta = (request.meta if request else _in_process_meta.get()) or {}
         run_id, key = meta.get(META_RUN_ID), meta.get(META_CALL_KEY)
         name = context.message.name
         arguments = dict(context.message.arguments or {})
         user_id = str(arguments.pop("user_id", ""))
 
         if run_id is not None and key and meta.get(META_REPLAY):
-            async with factory() as session:
-                recorded = await _find_call(session, run_id=int(run_id), key=str(key), user_id=user_id)
+            recorded = await db.one(_FIND_CALL, {"run_id": int(run_id), "key": str(key), "user_id": user_id})
             if recorded is not None:
-                if recorded.status == "error":
-                    raise ToolError(recorded.error or "Tool call failed.")
-                return ToolResult(structured_content=recorded.result)
+                if recorded["status"] == "error":
+                    raise ToolError(recorded["error"] or "Tool call failed.")
+                return ToolResult(structured_content=recorded["result"])
 
         started = time.perf_counter()
         ledger = (
@@ -195,38 +198,61 @@ class RunLedger(Middleware):
             if run_id is not None and key
             else None
         )
-        async with factory() as session:
-            token = _session.set(session)
+        async with db.connection() as conn:
             try:
-                result: ToolResult = await call_next(context)
-            except Exception as exc:
-                await session.rollback()
-                if ledger is not None:
-                    with contextlib.suppress(ToolError, IntegrityError):
-                        await _record(session, **ledger, result=None, error=_error_text(exc))
-                        await session.commit()
-                raise
-            finally:
-                _session.reset(token)
-            try:
-                if ledger is not None:
-                    await _record(session, **ledger, result=result.structured_content, error=None)
-                await session.commit()
-            except IntegrityError:  # this run already made this call: its effect is undone, not doubled
-                await session.rollback()
+                async with conn.transaction():
+                    token = _connection.set(conn)
+                    try:
+                        result: ToolResult = await call_next(context)
+                    finally:
+                        _connection.reset(token)
+                    if ledger is not None:
+                        await _record(conn, **ledger, result=result.structured_content, error=None)
+            except psycopg.errors.UniqueViolation:
+                # This run already made this call: its effect is rolled back with the ledger row, not doubled.
                 raise ToolError("This call was already made for this run.") from None
+            except Exception as exc:
+                infrastructure = _infrastructure_error(exc)
+                if infrastructure is not None:
+                    raise infrastructure from None  # not the tool's answer: the caller retries the run
+                if ledger is not None:
+                    with contextlib.suppress(ToolError, psycopg.Error):
+                        await _record(conn, **ledger, result=None, error=_error_text(exc))
+                raise
         return result
 
 
-async def _find_call(session: AsyncSession, *, run_id: int, key: str, user_id: str) -> ToolCall | None:
-    stmt = select(ToolCall).where(
-        ToolCall.run_id == run_id, ToolCall.call_key == key, ToolCall.user_id == user_id
-    )
-    return (await session.exec(stmt)).first()
+def _infrastructure_error(exc: BaseException) -> BaseException | None:
+    """The database failing under a tool (which FastMCP masks as a ToolError) is no answer to give the
+    model: an unreachable database must surface as itself."""
+    for error in (exc, exc.__cause__):
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            return error
+    return None
+
+
+_FIND_CALL = """
+    SELECT status, result, error FROM toolcall
+    WHERE run_id = %(run_id)s AND call_key = %(key)s AND user_id = %(user_id)s
+"""
+# The run row's lock orders the calls of one run, so `seq` has no gaps or duplicates; a run that is not
+# the caller's user's gives no row.
+_RECORD = """
+    INSERT INTO toolcall
+      (run_id, user_id, seq, call_key, name, arguments, result, status, error, duration_ms, created_at)
+    SELECT run.id, run.user_id, coalesce((SELECT max(seq) FROM toolcall WHERE run_id = run.id), 0) + 1,
+           %(key)s, %(name)s, %(arguments)s, %(result)s, %(status)s, %(error)s, %(duration_ms)s, now()
+    FROM (SELECT id, user_id FROM run WHERE id = %(run_id)s AND user_id = %(user_id)s FOR UPDATE) AS run
+    RETURNING id
+"""
+
+
+def _jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
 
 
 async def _record(
-    session: AsyncSession,
+    conn: Connection,
     *,
     run_id: int,
     key: str,
@@ -237,33 +263,48 @@ async def _record(
     error: str | None,
     started: float,
 ) -> None:
-    # The run row lock orders the calls of one run, so `seq` has no gaps or duplicates.
-    owner = (await session.exec(select(Run.user_id).where(Run.id == run_id).with_for_update())).first()
-    if owner != user_id:
+    params = {
+        "run_id": run_id,
+        "user_id": user_id,
+        "key": key,
+        "name": name,
+        "arguments": _jsonb(arguments),
+        "result": _jsonb(result) if result is not None else None,
+        "status": "error" if error is not None else "ok",
+        "error": error,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    if await (await conn.execute(_RECORD, params)).fetchone() is None:
         raise ToolError(f"Run {run_id} not found")
-    next_seq = (
-        select(func.coalesce(func.max(ToolCall.seq), 0) + 1)
-        .where(ToolCall.run_id == run_id)
-        .scalar_subquery()
-    )
-    await session.exec(
-        insert(ToolCall).values(
-            run_id=run_id,
-            user_id=user_id,
-            seq=next_seq,
-            call_key=key,
-            name=name,
-            arguments=arguments,
-            result=json.loads(json.dumps(result, default=str)) if result is not None else None,
-            status="error" if error is not None else "ok",
-            error=error,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            created_at=utcnow(),
-        )
-    )
 
 
 mcp.add_middleware(RunLedger())
+
+
+async def call_in_process(name: str, arguments: dict[str, Any], meta: dict[str, Any]) -> CallToolResult:
+    """Calls a tool of this server from the same process without an MCP client, with the result an MCP
+    client would get (tool errors as an error result). The middleware and the tools' argument
+    validation run as for a client's call; the JSON-RPC round trip through memory streams, which costs
+    more than the tool's own work, does not."""
+    token = _in_process_meta.set(meta)
+    try:
+        result = await mcp.call_tool(name, arguments)
+    except (DisabledError, NotFoundError):
+        return _error_result(f"Unknown tool: {name!r}")
+    except FastMCPError as exc:  # ToolError, ValidationError: already masked by the server
+        return _error_result(str(exc))
+    finally:
+        _in_process_meta.reset(token)
+    mcp_result = result.to_mcp_result()
+    if isinstance(mcp_result, CallToolResult):
+        return mcp_result
+    if isinstance(mcp_result, tuple):
+        return CallToolResult(content=mcp_result[0], structured_content=mcp_result[1])
+    return CallToolResult(content=mcp_result)
+
+
+def _error_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
 class _ExpectedToolErrors(logging.Filter):

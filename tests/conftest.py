@@ -83,15 +83,25 @@ def settings(database: str, redis_prefix: str):
 
 
 @pytest.fixture(scope="session")
-async def sessions(settings):
+async def sessions(settings, db):
     from common.db import make_engine, make_session_factory
-    from mcp_tools.server import bind_sessions
 
     engine = make_engine(settings)
-    factory = make_session_factory(engine)
-    bind_sessions(factory)
-    yield factory
+    yield make_session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def db(settings):
+    """The tools' database (`common.pg`), bound for in-process tool calls."""
+    from common.pg import Database
+    from mcp_tools.server import bind_database
+
+    database = Database(settings, max_size=10)
+    await database.open()
+    bind_database(database)
+    yield database
+    await database.close()
 
 
 @pytest.fixture

@@ -14,12 +14,17 @@ from worker.runtime import get_runtime
     max_backoff=10_000,
     time_limit=300_000,
 )
-async def run_chat(run_id: int, request_id: str | None = None) -> None:
+async def run_chat(
+    run_id: int, request_id: str | None = None, reply_to: str | None = None, stream: bool = False
+) -> None:
     """Runs the agent for one persisted run. Retried with backoff (up to about three minutes) only on
     infrastructure errors such as a database outage; model failures end the run as failed with a
     readable reason. A run whose conversation still has an earlier unfinished run, or that another
     attempt is working on, is put back with a short delay: runs of one conversation execute in order."""
     try:
-        await run_chat_job(await get_runtime(), run_id, request_id=request_id)
+        await run_chat_job(
+            await get_runtime(), run_id, request_id=request_id, reply_to=reply_to, stream=stream
+        )
     except RunDeferred:
-        dramatiq.get_broker().enqueue(run_chat_message(run_id, request_id=request_id), delay=500)
+        again = run_chat_message(run_id, request_id=request_id, reply_to=reply_to, stream=stream)
+        dramatiq.get_broker().enqueue(again, delay=500)

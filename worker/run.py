@@ -11,20 +11,18 @@ from datetime import timedelta
 from typing import Any
 
 import openai
-from agents import Agent, ModelSettings, RunConfig, RunHooks, Runner
+import psycopg
+from agents import Agent, ModelSettings, RunConfig, RunHooks, Runner, RunResultStreaming
 from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlmodel import select
 
 from common import logs
 from common.models import Run, RunStatus, utcnow
 from worker import metrics
-from worker.history import load_history
+from worker.history import TURNS_JSON, history_items, turns_for
 from worker.lease import LeaseHeld, run_lease
 from worker.prompts import INSTRUCTIONS
 from worker.runtime import Runtime
@@ -42,20 +40,44 @@ class RunDeferred(Exception):
     """Not now: an earlier run of the conversation is unfinished, or another attempt holds the run."""
 
 
-async def run_chat_job(rt: Runtime, run_id: int, *, request_id: str | None = None) -> None:
+async def run_chat_job(
+    rt: Runtime,
+    run_id: int,
+    *,
+    request_id: str | None = None,
+    reply_to: str | None = None,
+    stream: bool = False,
+) -> None:
+    """`reply_to`: the API process's channel, which gets the run's events too. `stream`: publish token
+    deltas and tool events as they happen (someone streams); otherwise only how the run ended."""
     logs.bind(request_id=request_id, run_id=run_id)
     try:
         async with run_lease(rt.redis, rt.settings.redis_prefix, run_id):
             with metrics.IN_PROGRESS.track_inprogress():
-                await _run_job(rt, run_id)
+                await _run_job(rt, run_id, Events(rt, run_id, reply_to, stream))
     except LeaseHeld:
         raise RunDeferred(run_id) from None  # another attempt is working on it right now
 
 
-async def _run_job(rt: Runtime, run_id: int) -> None:
-    run = await _claim(rt, run_id)
-    if run is None:
+class Events:
+    """Where a run's events go. Publishing is a transient convenience: a Redis blip must not fail the
+    run (waiters fall back to Postgres, and a resumed stream is rebuilt from it)."""
+
+    def __init__(self, rt: Runtime, run_id: int, reply_to: str | None, stream: bool) -> None:
+        self.rt, self.run_id, self.reply_to, self.stream = rt, run_id, reply_to, stream
+
+    async def publish(self, event: str, data: dict[str, Any]) -> None:
+        try:
+            await self.rt.events.publish(self.run_id, event, data, reply_to=self.reply_to)
+        except RedisError as exc:
+            log.warning("chat.run.event_lost event=%s error=%r", event, exc)
+
+
+async def _run_job(rt: Runtime, run_id: int, events: Events) -> None:
+    claimed = await _claim(rt, run_id)
+    if claimed is None:
         return
+    run, turns = claimed
     logs.bind(conversation_id=run.conversation_id, user_id=run.user_id)
     if run.started_at and run.attempts == 1:
         metrics.QUEUE_WAIT.observe((run.started_at - run.created_at).total_seconds())
@@ -64,78 +86,76 @@ async def _run_job(rt: Runtime, run_id: int) -> None:
         await _finish(
             rt,
             run,
+            events,
             text="Sorry — I couldn't complete that request after several attempts. Please try again.",
             error=f"gave up after {MAX_ATTEMPTS} attempts",
         )
         return
 
-    async with rt.sessions() as session:
-        history = await load_history(session, run=run, limit=rt.settings.history_max_messages)
-
+    history = history_items(turns, run_id=run_id)
     try:
-        text = await _run_agent(rt, run, history)
-    except (OperationalError, DBAPIError, RedisError, ConnectionError):
+        text = await _run_agent(rt, run, history, events)
+    except (psycopg.OperationalError, psycopg.InterfaceError, RedisError, ConnectionError):
         raise  # infrastructure: let Dramatiq retry the run
     except Exception as exc:  # the model or the agent failed: tell the user, record why
         reason, error = _readable(exc), _error_detail(exc)
         metrics.MODEL_ERRORS.labels(type(exc).__name__).inc()
         log.warning("chat.run.failed error=%s", error, exc_info=not _expected(exc))
-        await _finish(rt, run, text=reason, error=error)
+        await _finish(rt, run, events, text=reason, error=error)
         return
-    await _finish(rt, run, text=text, error=None)
+    await _finish(rt, run, events, text=text, error=None)
 
 
-# Hand-written statements: these two run once per chat, and one round trip each (plus COMMIT) costs a
-# fraction of the ORM's CPU and latency.
-_CLAIM = text("""
-    UPDATE run SET status = 'running', attempts = attempts + 1, started_at = now()
-    WHERE id = :run_id AND status IN ('queued', 'running')
-      AND NOT EXISTS (
-        SELECT 1 FROM run AS earlier
-        WHERE earlier.conversation_id = run.conversation_id AND earlier.id < run.id
-          AND earlier.status IN ('queued', 'running') AND earlier.created_at > now() - :patience)
-    RETURNING id, user_id, conversation_id, user_message_id, attempts, created_at, started_at
-""")
+# Hand-written statements, one round trip each: taking the run and reading its history, and finishing it.
+# A run waits while an earlier run of its conversation is unfinished, unless that one looks abandoned.
+_CLAIM = f"""
+    WITH claimed AS (
+      UPDATE run SET status = 'running', attempts = attempts + 1, started_at = now()
+      WHERE id = %(run_id)s AND status IN ('queued', 'running')
+        AND NOT EXISTS (
+          SELECT 1 FROM run AS earlier
+          WHERE earlier.conversation_id = run.conversation_id AND earlier.id < run.id
+            AND earlier.status IN ('queued', 'running') AND earlier.created_at > now() - %(patience)s)
+      RETURNING id, user_id, conversation_id, user_message_id, attempts, created_at, started_at)
+    SELECT claimed.*, ({TURNS_JSON}) AS turns FROM claimed
+"""
 # The run is finished only by the attempt that still has it `running`; the answer's id is drawn first so
 # that the run row, the answer and the conversation's timestamp change in one statement.
-_FINISH = text("""
+_FINISH = """
     WITH answer_id AS (SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id),
     finished AS (
-      UPDATE run SET status = :status, error = :error, finished_at = now(),
+      UPDATE run SET status = %(status)s, error = %(error)s, finished_at = now(),
                      assistant_message_id = (SELECT id FROM answer_id)
-      WHERE id = :run_id AND status = 'running'
+      WHERE id = %(run_id)s AND status = 'running'
       RETURNING assistant_message_id, conversation_id, user_id),
     answer AS (
       INSERT INTO message (id, user_id, conversation_id, role, content, created_at)
-      SELECT assistant_message_id, user_id, conversation_id, 'assistant', :content, now() FROM finished
+      SELECT assistant_message_id, user_id, conversation_id, 'assistant', %(content)s, now() FROM finished
       RETURNING id)
     UPDATE conversation SET updated_at = now()
     WHERE id = (SELECT conversation_id FROM finished) AND EXISTS (SELECT 1 FROM answer)
     RETURNING id
-""")
+"""
 
 
-async def _claim(rt: Runtime, run_id: int) -> Run | None:
+async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] | None:
     """Take the run unless it is finished or an earlier run of its conversation is not."""
-    async with rt.sessions() as session:
-        row = (await session.exec(_CLAIM, params={"run_id": run_id, "patience": ORDERING_PATIENCE})).first()
-        await session.commit()
-        if row is not None:
-            return Run(**row._asdict())
-        status = (await session.exec(select(Run.status).where(Run.id == run_id))).first()
-    if status in (RunStatus.queued, RunStatus.running):
+    params = {
+        "run_id": run_id,
+        "patience": ORDERING_PATIENCE,
+        "turns": turns_for(rt.settings.history_max_messages),
+    }
+    row = await rt.db.one(_CLAIM, params)
+    if row is not None:
+        turns = row.pop("turns")
+        return Run(**row), turns
+    status = await rt.db.one("SELECT status FROM run WHERE id = %(run_id)s", {"run_id": run_id})
+    if status is not None and status["status"] in (RunStatus.queued, RunStatus.running):
         raise RunDeferred(run_id)
     return None  # unknown, or a duplicate delivery of a finished run
 
 
-async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
-    try:
-        return await _stream_agent(rt, run, history)
-    finally:
-        rt.tools.forget_run(run.id or 0)
-
-
-async def _stream_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) -> str:
+async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]], events: Events) -> str:
     agent = Agent(
         name="taskchat",
         instructions=INSTRUCTIONS,
@@ -144,55 +164,50 @@ async def _stream_agent(rt: Runtime, run: Run, history: list[dict[str, Any]]) ->
         model_settings=ModelSettings(temperature=0.2),
     )
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)
-    result = Runner.run_streamed(
-        agent,
-        history,
-        context=context,
-        max_turns=MAX_TURNS,
-        hooks=_ModelTimer(),
-        run_config=RunConfig(tracing_disabled=True),
-    )
+    options: dict[str, Any] = {
+        "context": context,
+        "max_turns": MAX_TURNS,
+        "hooks": _ModelTimer(),
+        "run_config": RunConfig(tracing_disabled=True),
+    }
+    try:
+        if not events.stream:  # nobody streams: the SDK's non-streamed loop costs less
+            result = await Runner.run(agent, history, **options)
+        else:
+            streamed = Runner.run_streamed(agent, history, **options)
+            await _relay(streamed, events)
+            result = streamed
+    finally:
+        rt.tools.forget_run(run.id or 0)
+    return str(result.final_output or "").strip() or "Done."
+
+
+async def _relay(result: RunResultStreaming, events: Events) -> None:
     names: dict[str, str] = {}
     async for event in result.stream_events():
         if isinstance(event, RawResponsesStreamEvent) and isinstance(event.data, ResponseTextDeltaEvent):
-            await _publish(rt, run.id or 0, "delta", {"text": event.data.delta})
+            await events.publish("delta", {"text": event.data.delta})
         elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallItem):
             raw = event.item.raw_item
             call_id, name = getattr(raw, "call_id", ""), getattr(raw, "name", "")
             names[call_id] = name
-            await _publish(
-                rt,
-                run.id or 0,
-                "tool_call",
-                {
-                    "call_id": call_id,
-                    "name": name,
-                    "arguments": _json_or_text(getattr(raw, "arguments", "{}")),
-                },
-            )
+            arguments = _json_or_text(getattr(raw, "arguments", "{}"))
+            await events.publish("tool_call", {"call_id": call_id, "name": name, "arguments": arguments})
         elif isinstance(event, RunItemStreamEvent) and isinstance(event.item, ToolCallOutputItem):
             raw = event.item.raw_item
             call_id = raw.get("call_id", "") if isinstance(raw, dict) else getattr(raw, "call_id", "")
-            await _publish(
-                rt,
-                run.id or 0,
-                "tool_result",
-                {
-                    "call_id": call_id,
-                    "name": names.get(call_id, ""),
-                    "result": _json_or_text(event.item.output),
-                },
-            )
-    return str(result.final_output or "").strip() or "Done."
+            result_data = {
+                "call_id": call_id,
+                "name": names.get(call_id, ""),
+                "result": _json_or_text(event.item.output),
+            }
+            await events.publish("tool_result", result_data)
 
 
-async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> None:
+async def _finish(rt: Runtime, run: Run, events: Events, *, text: str, error: str | None) -> None:
     status = RunStatus.failed if error else RunStatus.succeeded
-    async with rt.sessions() as session:
-        params = {"run_id": run.id, "status": str(status), "error": error, "content": text}
-        finished = (await session.exec(_FINISH, params=params)).first()
-        await session.commit()
-    if finished is None:
+    params = {"run_id": run.id, "status": str(status), "error": error, "content": text}
+    if await rt.db.one(_FINISH, params) is None:
         return  # another attempt finished it
     outcome = "failed" if error else "succeeded"
     metrics.RUNS.labels(outcome).inc()
@@ -200,18 +215,9 @@ async def _finish(rt: Runtime, run: Run, *, text: str, error: str | None) -> Non
         metrics.RUN_SECONDS.observe((utcnow() - run.started_at).total_seconds())
     log.info("chat.run.%s", outcome)
     if error:
-        await _publish(rt, run.id or 0, "error", {"code": "run_failed", "message": text})
+        await events.publish("error", {"code": "run_failed", "message": text})
     else:
-        await _publish(rt, run.id or 0, "done", {"run_id": run.id})
-
-
-async def _publish(rt: Runtime, run_id: int, event: str, data: dict[str, Any]) -> None:
-    """Events are a transient convenience: a Redis blip must not fail the run (waiters fall back to
-    Postgres, and a resumed stream is rebuilt from it)."""
-    try:
-        await rt.events.publish(run_id, event, data)
-    except RedisError as exc:
-        log.warning("chat.run.event_lost event=%s error=%r", event, exc)
+        await events.publish("done", {"run_id": run.id})
 
 
 class _ModelTimer(RunHooks[Any]):

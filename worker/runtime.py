@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import SessionFactory, make_engine, make_session_factory
 from common.events import RunEventPublisher
+from common.pg import Database
 from common.settings import Settings, get_settings
-from mcp_tools.server import bind_sessions
+from mcp_tools.server import bind_database
 from worker.models import make_model
-from worker.tools import TaskTools
+from worker.tools import TaskTools, tool_failure
 
 set_tracing_disabled(True)  # nothing leaves the machine
 
@@ -22,7 +23,8 @@ set_tracing_disabled(True)  # nothing leaves the machine
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    db: Database  # the statements of a run and its tool calls
+    engine: AsyncEngine  # the sweeper's queries
     sessions: SessionFactory
     redis: aredis.Redis
     events: RunEventPublisher
@@ -31,20 +33,27 @@ class Runtime:
     # The MCP tools as the SDK's function tools, converted once: handing the agent `mcp_servers` makes the
     # SDK list and convert (deep-copy) every schema on every model turn.
     function_tools: list[FunctionTool] = field(default_factory=list)
+    replaced_database: Database | None = None  # the tools' database before this runtime's, for close()
 
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":
         # Runs wait for a connection rather than fail: the API answers fast, the worker finishes.
-        engine = make_engine(settings, pool_size=20, pool_timeout_s=30.0)
+        db = Database(settings, max_size=20, timeout_s=30.0)
+        await db.open()
+        replaced = bind_database(db)
+        engine = make_engine(settings, pool_size=2, pool_timeout_s=30.0)
         sessions = make_session_factory(engine)
-        bind_sessions(sessions)
         pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
         client = aredis.Redis(connection_pool=pool)
         tools = TaskTools(url=settings.mcp_url, token=settings.mcp_service_token)
         await tools.connect()
-        function_tools = [MCPUtil.to_function_tool(tool, tools, False) for tool in await tools.list_tools()]
+        function_tools = [
+            MCPUtil.to_function_tool(tool, tools, False, failure_error_function=tool_failure)
+            for tool in await tools.list_tools()
+        ]
         return cls(
             settings,
+            db,
             engine,
             sessions,
             client,
@@ -52,11 +61,14 @@ class Runtime:
             tools,
             make_model(settings),
             function_tools,
+            replaced,
         )
 
     async def close(self) -> None:
+        bind_database(self.replaced_database)
         await self.tools.cleanup()
         await self.redis.aclose()
+        await self.db.close()
         await self.engine.dispose()
 
 

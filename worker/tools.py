@@ -1,6 +1,9 @@
-"""The task tools as the agent sees them: an MCP server connection (in-process or over HTTP) with
-`user_id` hidden from the model and injected from the run, and a per-call key so that a retried run
-replays calls it already made (see `mcp_tools.server.RunLedger`)."""
+"""The task tools as the agent sees them: the MCP server, in-process or over HTTP, with `user_id` hidden
+from the model and injected from the run, and a per-call key so that a retried run replays calls it
+already made (see `mcp_tools.server.RunLedger`).
+
+In-process, calls go straight to the FastMCP server (`call_in_process`: its middleware and validation
+run, the JSON-RPC hop through memory streams does not); the tool list still comes from an MCP client."""
 
 import asyncio
 import copy
@@ -8,6 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+from agents import RunContextWrapper, default_tool_error_function
+from agents.exceptions import AgentsException
 from agents.mcp import MCPServer
 from agents.mcp.util import MCPToolMetaContext
 from fastmcp import Client
@@ -15,7 +21,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
-from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_key, mcp
+from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_in_process, call_key, mcp
 from worker.metrics import TOOL_CALLS
 
 META_USER_ID = "taskchat/user_id"  # consumed here, never sent to the server
@@ -40,6 +46,15 @@ def resolve_meta(ctx: MCPToolMetaContext) -> dict[str, Any]:
     if run.retried:
         meta[META_REPLAY] = True
     return meta
+
+
+def tool_failure(context: RunContextWrapper[Any], error: Exception) -> str:
+    """What the model is told when a tool call raised. An unreachable database is raised on instead: the
+    run is retried (the ledger keeps its effects single), rather than answered with an apology."""
+    cause = error.__cause__ if isinstance(error, AgentsException) else error
+    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        raise cause
+    return default_tool_error_function(context, error)
 
 
 class TaskTools(MCPServer):
@@ -93,10 +108,13 @@ class TaskTools(MCPServer):
     async def _call(
         self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any], user_id: str
     ) -> CallToolResult:
-        assert self._client is not None, "connect() first"
         # Whatever the model put in the arguments, the run's user wins.
         arguments = {**(arguments or {}), "user_id": user_id}
-        result = await self._client.call_tool_mcp(tool_name, arguments, meta=meta)
+        if self._url is None:
+            result = await call_in_process(tool_name, arguments, meta)
+        else:
+            assert self._client is not None, "connect() first"
+            result = await self._client.call_tool_mcp(tool_name, arguments, meta=meta)
         TOOL_CALLS.labels(tool_name, "error" if result.is_error else "ok").inc()
         return result
 

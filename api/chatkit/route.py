@@ -137,14 +137,13 @@ async def _submit(state: Any, user_id: str, parsed: ThreadsCreateReq | ThreadsAd
         chat = ChatRequest(message=_input_text(parsed.params.input), conversation_id=conversation)
     except ValidationError as exc:
         raise BadRequest(_problems(exc)) from None
-    async with state.sessions() as session:
-        run, _ = await submit_message(
-            session,
-            user_id=user_id,
-            request=chat,
-            idempotency_key=None,
-            max_inflight=state.settings.max_inflight_runs_per_user,
-        )
+    run, _ = await submit_message(
+        state.db,
+        user_id=user_id,
+        request=chat,
+        idempotency_key=None,
+        max_inflight=state.settings.max_inflight_runs_per_user,
+    )
     return await follow_run(state, run)
 
 

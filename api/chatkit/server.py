@@ -41,7 +41,7 @@ async def follow_run(state: Any, run: Run) -> Turn:
     subscription = contextlib.AsyncExitStack()
     events = await subscription.enter_async_context(state.listener.listen(run.id))
     try:
-        await enqueue_after_commit(state.broker, run.id)
+        await enqueue_after_commit(state.queue, run.id, reply_to=state.listener.reply_channel, stream=True)
     except BaseException:
         await subscription.aclose()
         raise
@@ -85,7 +85,7 @@ class TaskchatChatKit(ChatKitServer[RequestContext]):
             thread.id, answer_id=item_id(provisional), workflow_id=f"wf_{turn.run.id}"
         )
         stream = RunStream(
-            sessions=state.sessions,
+            db=state.db,
             redis=state.redis,
             prefix=state.settings.redis_prefix,
             run=turn.run,

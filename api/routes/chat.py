@@ -6,7 +6,7 @@ from pydantic import WithJsonSchema
 from sse_starlette import EventSourceResponse
 
 from api.chatkit.route import ChatKitRoute
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser
 from api.schemas import ChatRequest, ChatResponse, ErrorResponse
 from api.services import chat as service
 from api.services.stream import RunStream
@@ -35,7 +35,6 @@ async def chat(
     request: Request,
     user_id: CurrentUser,
     body: ChatRequest,
-    session: SessionDep,
     # A header is absent or a string, never null: document the headers without FastAPI's `anyOf [..., null]`.
     idempotency_key: Annotated[
         str | None, Header(max_length=255), WithJsonSchema({"type": "string", "maxLength": 255})
@@ -54,23 +53,26 @@ async def chat(
     state = request.app.state
     streaming = "text/event-stream" in request.headers.get("accept", "")
     run, created = await service.submit_message(
-        session,
+        state.db,
         user_id=user_id,
         request=body,
         idempotency_key=idempotency_key,
         max_inflight=state.settings.max_inflight_runs_per_user,
     )
     assert run.id is not None
-    await session.close()  # no connection is held while the model works
 
     subscription = contextlib.AsyncExitStack()
-    events = await subscription.enter_async_context(state.listener.listen(run.id))  # before enqueueing
+    # Registered before enqueueing: no event is missed. A run someone else enqueued is followed on its
+    # own channel.
+    events = await subscription.enter_async_context(state.listener.listen(run.id, subscribe=not created))
     try:
         if created:
-            await service.enqueue_after_commit(state.broker, run.id)
+            await service.enqueue_after_commit(
+                state.queue, run.id, reply_to=state.listener.reply_channel, stream=streaming
+            )
         if streaming:
             stream = RunStream(
-                sessions=state.sessions,
+                db=state.db,
                 redis=state.redis,
                 prefix=state.settings.redis_prefix,
                 run=run,
@@ -82,11 +84,10 @@ async def chat(
             )
             return EventSourceResponse(stream, ping=15, headers={"X-Accel-Buffering": "no"})
         finished = await service.wait_until_finished(
-            state.sessions, events, run.id, timeout_s=state.settings.chat_timeout_s
+            state.db, events, run.id, timeout_s=state.settings.chat_timeout_s, maybe_finished=not created
         )
     finally:
         await subscription.aclose()
     if not finished:
         raise RunTimeout(f"Run {run.id} did not finish in time; its answer will land in its conversation.")
-    async with state.sessions() as fresh:
-        return await service.chat_result(fresh, run_id=run.id, user_id=user_id)
+    return await service.chat_result(state.db, run_id=run.id, user_id=user_id)

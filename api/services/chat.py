@@ -1,5 +1,6 @@
 """The chat use case: persist the turn, enqueue it after the commit, wait for the worker, and read the
-answer back from Postgres (the source of truth)."""
+answer back from Postgres (the source of truth). The statements of a chat are hand-written on plain
+psycopg (`common.pg`); the ChatKit retry path uses the ORM."""
 
 import asyncio
 import logging
@@ -7,21 +8,19 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import dramatiq
+import psycopg
 from sqlalchemy import func
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.observability import RUNS_ACCEPTED
 from api.schemas import ChatRequest
 from common import logs
-from common.db import SessionFactory
 from common.errors import Conflict, ConversationNotFound, NotFound, RateLimited, RunTimeout, Unavailable
 from common.events import TERMINAL, RunEvent
-from common.jobs import run_chat_message
+from common.jobs import RunQueue, run_chat_message
 from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall, utcnow
+from common.pg import Database
 
 log = logging.getLogger("taskchat.chat")
 DB_POLL_S = 1.0
@@ -39,8 +38,43 @@ FIRST_USER_MESSAGE = (
 )
 
 
+# One statement (and so one transaction): the in-flight check, the conversation (this user's, or a new
+# one), the user message and the queued run. No row means the cap was hit or the conversation is not
+# this user's; `inflight` tells which.
+_SUBMIT = """
+    WITH inflight AS (
+      SELECT count(*) AS n FROM run
+      WHERE user_id = %(user_id)s AND status IN ('queued', 'running') AND created_at > now() - %(window)s),
+    allowed AS (SELECT (SELECT n FROM inflight) < %(max_inflight)s AS ok),
+    existing AS (
+      UPDATE conversation SET updated_at = now()
+      WHERE id = %(conversation_id)s::integer AND user_id = %(user_id)s AND (SELECT ok FROM allowed)
+      RETURNING id),
+    created AS (
+      INSERT INTO conversation (user_id, created_at, updated_at)
+      SELECT %(user_id)s, now(), now() WHERE %(conversation_id)s::integer IS NULL AND (SELECT ok FROM allowed)
+      RETURNING id),
+    new_message AS (
+      INSERT INTO message (user_id, conversation_id, role, content, created_at)
+      SELECT %(user_id)s, id, 'user', %(content)s, now()
+      FROM (SELECT id FROM existing UNION ALL SELECT id FROM created) AS conversation
+      RETURNING id, conversation_id),
+    new_run AS (
+      INSERT INTO run
+        (user_id, conversation_id, user_message_id, status, attempts, idempotency_key, created_at)
+      SELECT %(user_id)s, conversation_id, id, 'queued', 0, %(key)s, now() FROM new_message
+      RETURNING id, conversation_id, user_message_id, created_at)
+    SELECT (SELECT n FROM inflight) AS inflight, new_run.* FROM (SELECT 1) AS one LEFT JOIN new_run ON true
+"""
+_RUN_FOR_KEY = """
+    SELECT r.id, r.conversation_id, r.user_message_id, r.created_at, m.content
+    FROM run r JOIN message m ON m.id = r.user_message_id
+    WHERE r.user_id = %(user_id)s AND r.idempotency_key = %(key)s
+"""
+
+
 async def submit_message(
-    session: AsyncSession,
+    db: Database,
     *,
     user_id: str,
     request: ChatRequest,
@@ -49,54 +83,44 @@ async def submit_message(
 ) -> tuple[Run, bool]:
     """Returns the run and whether it is new (and so must be enqueued)."""
     if idempotency_key:
-        existing = await _run_for_key(session, user_id=user_id, key=idempotency_key)
+        existing = await _run_for_key(db, user_id=user_id, key=idempotency_key, request=request)
         if existing is not None:
-            await _check_same_request(session, existing, request)
             return existing, False
-
-    await check_inflight(session, user_id=user_id, max_inflight=max_inflight)
-
-    if request.conversation_id is not None:
-        conversation = (
-            await session.exec(
-                select(Conversation).where(
-                    Conversation.id == request.conversation_id, Conversation.user_id == user_id
-                )
-            )
-        ).first()
-        if conversation is None:
-            raise ConversationNotFound(request.conversation_id)
-        conversation.updated_at = utcnow()
-    else:
-        conversation = Conversation(user_id=user_id)
-        session.add(conversation)
-        await session.flush()
-    assert conversation.id is not None
-
-    message = Message(
-        user_id=user_id, conversation_id=conversation.id, role=Role.user, content=request.message
-    )
-    session.add(message)
-    await session.flush()
-    assert message.id is not None
-    run = Run(
-        user_id=user_id,
-        conversation_id=conversation.id,
-        user_message_id=message.id,
-        idempotency_key=idempotency_key,
-    )
-    session.add(run)
+    params = {
+        "user_id": user_id,
+        "window": INFLIGHT_WINDOW,
+        "max_inflight": max_inflight,
+        "conversation_id": request.conversation_id,
+        "content": request.message,
+        "key": idempotency_key,
+    }
     try:
-        await session.commit()
-    except IntegrityError:  # the same key raced in from another request
-        await session.rollback()
-        existing = await _run_for_key(session, user_id=user_id, key=idempotency_key or "")
+        row = await db.one(_SUBMIT, params)
+    except psycopg.errors.UniqueViolation:  # the same key raced in from another request
+        existing = await _run_for_key(db, user_id=user_id, key=idempotency_key or "", request=request)
         if existing is None:
             raise
-        await _check_same_request(session, existing, request)
         return existing, False
+    assert row is not None
+    if row["id"] is None:
+        if row["inflight"] >= max_inflight:
+            raise RateLimited(f"Too many messages in flight ({row['inflight']}); wait for an answer first.")
+        raise ConversationNotFound(request.conversation_id or 0)
     RUNS_ACCEPTED.inc()
-    return run, True
+    return Run(user_id=user_id, idempotency_key=idempotency_key, **_without(row, "inflight")), True
+
+
+async def _run_for_key(db: Database, *, user_id: str, key: str, request: ChatRequest) -> Run | None:
+    row = await db.one(_RUN_FOR_KEY, {"user_id": user_id, "key": key})
+    if row is None:
+        return None
+    if row["content"] != request.message or request.conversation_id not in (None, row["conversation_id"]):
+        raise Conflict("This Idempotency-Key was already used with a different request.")
+    return Run(user_id=user_id, idempotency_key=key, **_without(row, "content"))
+
+
+def _without(row: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != name}
 
 
 async def resubmit_message(
@@ -139,24 +163,14 @@ async def check_inflight(session: AsyncSession, *, user_id: str, max_inflight: i
         raise RateLimited(f"Too many messages in flight ({inflight}); wait for an answer first.")
 
 
-async def _run_for_key(session: AsyncSession, *, user_id: str, key: str) -> Run | None:
-    return (await session.exec(select(Run).where(Run.user_id == user_id, Run.idempotency_key == key))).first()
-
-
-async def _check_same_request(session: AsyncSession, run: Run, request: ChatRequest) -> None:
-    message = await session.get(Message, run.user_message_id)
-    same_conversation = request.conversation_id in (None, run.conversation_id)
-    if message is None or message.content != request.message or not same_conversation:
-        raise Conflict("This Idempotency-Key was already used with a different request.")
-
-
-def enqueue(broker: dramatiq.Broker, run_id: int, request_id: str | None = None) -> None:
-    broker.enqueue(run_chat_message(run_id, request_id=request_id))
-
-
-async def enqueue_after_commit(broker: dramatiq.Broker, run_id: int) -> None:
+async def enqueue_after_commit(
+    queue: RunQueue, run_id: int, *, reply_to: str | None = None, stream: bool = False
+) -> None:
+    message = run_chat_message(
+        run_id, request_id=logs.bound().get("request_id"), reply_to=reply_to, stream=stream
+    )
     try:
-        await asyncio.to_thread(enqueue, broker, run_id, logs.bound().get("request_id"))
+        await queue.send(message)
     except Exception as exc:
         # The run stays queued in Postgres; the sweeper enqueues it once the broker is back.
         log.warning("chat.enqueue_failed run_id=%s error=%r", run_id, exc)
@@ -166,11 +180,18 @@ async def enqueue_after_commit(broker: dramatiq.Broker, run_id: int) -> None:
 
 
 async def wait_until_finished(
-    sessions: SessionFactory, events: "asyncio.Queue[RunEvent]", run_id: int, *, timeout_s: float
+    db: Database,
+    events: "asyncio.Queue[RunEvent]",
+    run_id: int,
+    *,
+    timeout_s: float,
+    maybe_finished: bool = True,
 ) -> bool:
-    """True once the run is finished. Events are the fast path; Postgres is the fallback."""
+    """True once the run is finished. Events are the fast path; Postgres is the fallback. A run this
+    request has just enqueued (`maybe_finished=False`) cannot have finished before its events were
+    awaited, so Postgres is not asked first."""
     deadline, poll = time.monotonic() + timeout_s, DB_POLL_S
-    if await run_finished(sessions, run_id):
+    if maybe_finished and await run_finished(db, run_id):
         return True
     while (remaining := deadline - time.monotonic()) > 0:
         try:
@@ -178,22 +199,21 @@ async def wait_until_finished(
             if event.event in TERMINAL:
                 return True
         except TimeoutError:
-            if await run_finished(sessions, run_id):
+            if await run_finished(db, run_id):
                 return True
             # The poll only covers a lost event: back off, so hundreds of waiters stay cheap.
             poll = min(poll * 2, DB_POLL_MAX_S)
     return False
 
 
-async def run_finished(sessions: SessionFactory, run_id: int) -> bool:
+async def run_finished(db: Database, run_id: int) -> bool:
     """Whether the run is finished; a database blip while waiting is "not yet", not an error."""
     try:
-        async with sessions() as session:
-            status = (await session.exec(select(Run.status).where(Run.id == run_id))).first()
-    except (OperationalError, DBAPIError, PoolTimeout) as exc:
+        row = await db.one("SELECT status FROM run WHERE id = %(run_id)s", {"run_id": run_id})
+    except psycopg.OperationalError as exc:
         log.warning("chat.wait.database_unavailable run_id=%s error=%r", run_id, exc)
         return False
-    return status in FINISHED
+    return row is not None and row["status"] in FINISHED
 
 
 def tool_call_public(call: ToolCall) -> dict[str, Any]:
@@ -208,24 +228,23 @@ def tool_call_public(call: ToolCall) -> dict[str, Any]:
     }
 
 
-async def chat_result(session: AsyncSession, *, run_id: int, user_id: str) -> dict[str, Any]:
-    run = (await session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id))).one()
-    if run.status not in FINISHED or run.assistant_message_id is None:
-        raise RunTimeout(
-            f"Run {run_id} has not finished yet; its answer will land in conversation {run.conversation_id}."
-        )
-    answer = await session.get(Message, run.assistant_message_id)
-    calls = (
-        await session.exec(
-            select(ToolCall)
-            .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id)
-            .order_by(col(ToolCall.seq))
-        )
-    ).all()
-    return {
-        "conversation_id": run.conversation_id,
-        "message_id": run.assistant_message_id,
-        "run_id": run.id,
-        "response": answer.content if answer else "",
-        "tool_calls": [tool_call_public(c) for c in calls],
-    }
+# The answer as the API returns it, tool calls in the order they were made, in one statement.
+_RESULT = """
+    SELECT r.id AS run_id, r.status, r.conversation_id, r.assistant_message_id AS message_id,
+           coalesce(a.content, '') AS response,
+           coalesce((SELECT json_agg(json_build_object(
+                       'id', t.id, 'name', t.name, 'arguments', t.arguments, 'result', t.result,
+                       'status', t.status, 'error', t.error, 'duration_ms', t.duration_ms) ORDER BY t.seq)
+                     FROM toolcall t WHERE t.run_id = r.id AND t.user_id = r.user_id), '[]') AS tool_calls
+    FROM run r LEFT JOIN message a ON a.id = r.assistant_message_id AND a.user_id = r.user_id
+    WHERE r.id = %(run_id)s AND r.user_id = %(user_id)s
+"""
+
+
+async def chat_result(db: Database, *, run_id: int, user_id: str) -> dict[str, Any]:
+    row = await db.one(_RESULT, {"run_id": run_id, "user_id": user_id})
+    if row is None or row["status"] not in FINISHED or row["message_id"] is None:
+        conversation = f" conversation {row['conversation_id']}" if row else " its conversation"
+        raise RunTimeout(f"Run {run_id} has not finished yet; its answer will land in{conversation}.")
+    del row["status"]
+    return row

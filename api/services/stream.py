@@ -18,9 +18,9 @@ import redis.asyncio as aredis
 from sse_starlette import JSONServerSentEvent
 
 from api.services.chat import chat_result, run_finished
-from common.db import SessionFactory
 from common.events import TERMINAL, RunEvent, read_after
-from common.models import Run, RunStatus
+from common.models import Run
+from common.pg import Database
 
 log = logging.getLogger("taskchat.stream")
 FALLBACK_POLL_S = 1.0
@@ -30,7 +30,7 @@ class RunStream:
     def __init__(
         self,
         *,
-        sessions: SessionFactory,
+        db: Database,
         redis: aredis.Redis,
         prefix: str,
         run: Run,
@@ -40,7 +40,7 @@ class RunStream:
         timeout_s: float,
         on_close: contextlib.AsyncExitStack,
     ) -> None:
-        self.sessions, self.redis, self.prefix = sessions, redis, prefix
+        self.db, self.redis, self.prefix = db, redis, prefix
         self.run_id, self.conversation_id, self.user_id = run.id or 0, run.conversation_id, user_id
         self.events, self.last_event_id, self.timeout_s = events, last_event_id, timeout_s
         self.on_close = on_close
@@ -61,7 +61,7 @@ class RunStream:
     async def _relay(self) -> AsyncIterator[JSONServerSentEvent]:
         deadline = time.monotonic() + self.timeout_s
         backlog = await read_after(self.redis, self.prefix, self.run_id, self.sent)
-        if not backlog and await run_finished(self.sessions, self.run_id):
+        if not backlog and await run_finished(self.db, self.run_id):
             async for event in self._rebuild():
                 yield event
             return
@@ -73,7 +73,7 @@ class RunStream:
             try:
                 event = await asyncio.wait_for(self.events.get(), timeout=min(remaining, FALLBACK_POLL_S))
             except TimeoutError:
-                if await run_finished(self.sessions, self.run_id):  # an event was lost: catch up
+                if await run_finished(self.db, self.run_id):  # an event was lost: catch up
                     for missed in await read_after(self.redis, self.prefix, self.run_id, self.sent):
                         yield await self._render(missed)
                         if missed.event in TERMINAL:
@@ -104,8 +104,7 @@ class RunStream:
     async def _render(self, event: RunEvent) -> JSONServerSentEvent:
         data = event.data
         if event.event == "done":
-            async with self.sessions() as session:
-                data = await chat_result(session, run_id=self.run_id, user_id=self.user_id)
+            data = await chat_result(self.db, run_id=self.run_id, user_id=self.user_id)
         return self._sse(event.event, data, event.id)
 
     def _sse(self, name: str, data: dict[str, Any], event_id: int) -> JSONServerSentEvent:
@@ -115,9 +114,8 @@ class RunStream:
     async def _rebuild(self) -> AsyncIterator[JSONServerSentEvent]:
         """The run finished and Redis no longer has its events: rebuild them from Postgres. A client that
         resumes gets the final `done` (it carries the whole answer); a new reader gets the whole story."""
-        async with self.sessions() as session:
-            run = await session.get(Run, self.run_id)
-            result = await chat_result(session, run_id=self.run_id, user_id=self.user_id)
+        status = await self.db.one("SELECT status FROM run WHERE id = %(id)s", {"id": self.run_id})
+        result = await chat_result(self.db, run_id=self.run_id, user_id=self.user_id)
         number = self.sent
         if self.last_event_id is None:
             for call in result["tool_calls"]:
@@ -136,7 +134,7 @@ class RunStream:
                     number := number + 1,
                 )
             yield self._sse("delta", {"text": result["response"]}, number := number + 1)
-        if run is not None and run.status == RunStatus.failed:
+        if status is not None and status["status"] == "failed":
             yield self._sse("error", {"code": "run_failed", "message": result["response"]}, number + 1)
         else:
             yield self._sse("done", result, number + 1)

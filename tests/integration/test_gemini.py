@@ -72,9 +72,13 @@ def roles(body: dict[str, Any]) -> list[str]:
 
 
 class TestGeminiRequests:
-    @pytest.mark.parametrize("split_tool_arguments", [False, True], ids=["gemini-chunks", "openai-fragments"])
+    @pytest.mark.parametrize(
+        ("stream", "split_tool_arguments"),
+        [(True, False), (True, True), (False, False)],
+        ids=["streamed-gemini-chunks", "streamed-openai-fragments", "not-streamed"],
+    )
     async def test_a_tool_turn_goes_over_the_wire_as_gemini_expects(
-        self, runtime, sessions, fake, user_id, split_tool_arguments
+        self, runtime, sessions, fake, user_id, stream, split_tool_arguments
     ) -> None:  # type: ignore[no-untyped-def]
         fake.split_tool_arguments = split_tool_arguments
         answer_text = "Added “Buy groceries” to your list."
@@ -108,14 +112,15 @@ class TestGeminiRequests:
             await s.commit()
         run = await new_run(sessions, user_id, "Add a task to buy groceries", conversation.id)
 
-        await run_chat_job(runtime, run.id)
+        await run_chat_job(runtime, run.id, stream=stream)
 
         first, second = fake.requests
         for request in (first, second):
             assert (request.method, request.path, request.status) == ("POST", PATH, 200)
             assert request.headers["authorization"] == "Bearer test-key"
             assert request.body["model"] == "gemini-2.5-flash"
-            assert request.body["stream"] is True  # the worker streams (Runner.run_streamed)
+            # Someone streams: Runner.run_streamed; nobody does: the plain request.
+            assert request.body.get("stream", False) is stream
             assert request.body["temperature"] == 0.2
             tools = request.body["tools"]
             assert {t["function"]["name"] for t in tools} == TOOLS and len(tools) == 5
@@ -130,7 +135,7 @@ class TestGeminiRequests:
                 {"role": "assistant", "content": "Hello!"},
                 {"role": "user", "content": "Add a task to buy groceries"},
             ]
-        assert set(first.body) == {"model", "messages", "tools", "temperature", "stream"}
+        assert set(first.body) - {"stream"} == {"model", "messages", "tools", "temperature"}
         assert len(first.body["messages"]) == 4
 
         # The second request carries the model's tool call, with its thought signature, and the result.
@@ -157,9 +162,13 @@ class TestGeminiRequests:
         ]
         assert task.user_id == user_id and task.title == "Buy groceries"
 
-        # Streaming reached the run's event channel: tool call, result, text deltas, done.
+        # Streaming reached the run's event channel: tool call, result, text deltas, done. Without a
+        # streaming reader, only the end.
         events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
         kinds = [e.event for e in events]
+        if not stream:
+            assert kinds == ["done"]
+            return
         assert kinds[:2] == ["tool_call", "tool_result"] and kinds[-1] == "done"
         assert events[0].data["arguments"] == {"title": "Buy groceries"}
         assert events[1].data["result"]["id"] == task.id
@@ -366,7 +375,7 @@ class TestGeminiFailures:
     ) -> None:  # type: ignore[no-untyped-def]
         fake.set_script([Stall(seconds=30)])
         run = await new_run(sessions, user_id, "add milk")
-        await run_chat_job(runtime, run.id)
+        await run_chat_job(runtime, run.id, stream=True)
 
         assert len(fake.requests) == 1  # a stream that already began is not retried by the client
         run, answer, _ = await reload(sessions, run.id)
@@ -380,7 +389,7 @@ class TestGeminiFailures:
             [tool_call("add_task", '{"title": "Buy milk"'), text("Sorry, could you say that again?")]
         )
         run = await new_run(sessions, user_id, "add milk")
-        await run_chat_job(runtime, run.id)
+        await run_chat_job(runtime, run.id, stream=True)
 
         # The SDK does not call the tool; it tells the model the call failed, and the model answers.
         _, retry = fake.requests

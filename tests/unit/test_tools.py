@@ -37,3 +37,24 @@ class TestHiddenUserId:
         assert first[META_CALL_KEY] != second[META_CALL_KEY]
         assert first[META_CALL_KEY].rsplit(":", 1)[0] == second[META_CALL_KEY].rsplit(":", 1)[0]
         assert other[META_CALL_KEY].endswith(":1")
+
+
+class TestToolFailures:
+    def test_an_unreachable_database_is_raised_so_the_run_is_retried(self) -> None:
+        import psycopg
+        import pytest
+        from agents.exceptions import AgentsException
+
+        from worker.tools import tool_failure
+
+        down = psycopg.OperationalError("connection refused")
+        wrapped = AgentsException("Error invoking MCP tool add_task")
+        wrapped.__cause__ = down
+        with pytest.raises(psycopg.OperationalError):
+            tool_failure(SimpleNamespace(), wrapped)
+
+    def test_any_other_failure_is_told_to_the_model(self) -> None:
+        from worker.tools import tool_failure
+
+        text = tool_failure(SimpleNamespace(), ValueError("bad arguments"))
+        assert "error occurred" in text.lower()
