@@ -104,6 +104,8 @@ class Run(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # While an attempt works on the run it keeps this in the future (worker/lease.py).
+    lease_expires_at: datetime | None = None
 
 
 class ToolCall(SQLModel, table=True):

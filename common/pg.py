@@ -95,6 +95,11 @@ class Database:
             cursor = await conn.execute(query, params)
             return await cursor.fetchone()
 
+    async def execute(self, query: str, params: dict[str, Any] | None = None) -> int:
+        """Runs a statement that returns no rows; the number of rows it changed."""
+        async with self.connection() as conn:
+            return (await conn.execute(query, params)).rowcount
+
 
 async def _check_if_idle(conn: Connection) -> None:
     if time.monotonic() - getattr(conn, "_taskchat_idle_since", 0.0) > IDLE_CHECK_S:

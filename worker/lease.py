@@ -1,58 +1,76 @@
-"""A short Redis lease on a run while an attempt works on it.
+"""A run's lease lives in its row: `lease_expires_at`.
 
-Dramatiq delivers at least once, and the sweeper may enqueue a run twice: a second delivery that finds
-the lease held puts itself back with a delay instead of running the agent a second time alongside the
-first. A killed worker stops renewing, so its lease lapses within seconds and the redelivered message
-(or the sweeper) takes over. (If Redis itself is lost, the tool ledger and the guarded final update still
-keep effects and answers single.)
+Dramatiq delivers at least once, and the sweeper may enqueue a run twice: the claim (worker/run.py)
+takes a `running` run only once its lease has lapsed, so a second delivery puts itself back with a delay
+instead of running the agent alongside the first. A live attempt keeps its lease in the future; a killed
+worker stops renewing, so its lease lapses within seconds and the redelivered message (or the sweeper)
+takes over. The attempt number identifies the holder: a later attempt's claim increments it.
+
+One keeper per worker process renews every lease it holds in one statement every few seconds, so a
+run costs no lease round trip of its own.
 """
 
 import asyncio
 import contextlib
-import secrets
-from collections.abc import AsyncIterator
+import logging
+from datetime import timedelta
 
-import redis.asyncio as aredis
+import psycopg
 
-LEASE_MS = 15_000
+from common.pg import Database
+
+log = logging.getLogger("taskchat.lease")
+
+LEASE = timedelta(seconds=15)
 RENEW_EVERY_S = 5.0
 
-_OWNED = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call({}) end return 0"
-_RELEASE = _OWNED.format("'DEL', KEYS[1]")
-# Renewing also re-creates a lease that Redis lost in a restart, so the sweeper never mistakes a live run
-# for an abandoned one; a lease someone else holds is left alone.
 _RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not holder then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
-return 0
+    UPDATE run SET lease_expires_at = now() + %(lease)s
+    FROM unnest(%(ids)s::integer[], %(attempts)s::integer[]) AS held(id, attempt)
+    WHERE run.id = held.id AND run.attempts = held.attempt AND run.status = 'running'
+"""
+_RELEASE = """
+    UPDATE run SET lease_expires_at = NULL
+    WHERE id = %(id)s AND attempts = %(attempt)s AND status = 'running'
 """
 
 
-def lease_key(prefix: str, run_id: int) -> str:
-    return f"{prefix}:run:{run_id}:lease"
+class LeaseKeeper:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.held: dict[int, int] = {}  # run id -> attempt
+        self._renewer: asyncio.Task[None] | None = None
 
+    @contextlib.asynccontextmanager
+    async def hold(self, run_id: int, attempt: int):  # type: ignore[no-untyped-def]
+        """The claim took the lease; keep it while the attempt works, and give it back if the attempt
+        fails without finishing the run (so that its retry need not wait for the lease to lapse)."""
+        self.held[run_id] = attempt
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_forever(), name="lease-keeper")
+        finished = False
+        try:
+            yield
+            finished = True
+        finally:
+            self.held.pop(run_id, None)
+            if not finished:
+                with contextlib.suppress(psycopg.Error):
+                    await self.db.execute(_RELEASE, {"id": run_id, "attempt": attempt})
 
-class LeaseHeld(Exception):
-    pass
-
-
-@contextlib.asynccontextmanager
-async def run_lease(client: aredis.Redis, prefix: str, run_id: int) -> AsyncIterator[None]:
-    key, token = lease_key(prefix, run_id), secrets.token_hex(8)
-    if not await client.set(key, token, nx=True, px=LEASE_MS):
-        raise LeaseHeld(run_id)
-
-    async def renew() -> None:
+    async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(RENEW_EVERY_S)
-            with contextlib.suppress(Exception):  # a Redis blip must not kill the run
-                await client.eval(_RENEW, 1, key, token, LEASE_MS)
+            if not self.held:
+                continue
+            ids, attempts = list(self.held), list(self.held.values())
+            try:
+                await self.db.execute(_RENEW, {"lease": LEASE, "ids": ids, "attempts": attempts})
+            except psycopg.Error as exc:  # a database blip must not kill the runs
+                log.warning("lease.renew_failed runs=%s error=%r", len(ids), exc)
 
-    renewer = asyncio.create_task(renew())
-    try:
-        yield
-    finally:
-        renewer.cancel()
-        with contextlib.suppress(Exception):
-            await client.eval(_RELEASE, 1, key, token)
+    async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer

@@ -12,7 +12,16 @@ from typing import Any
 
 import openai
 import psycopg
-from agents import Agent, ModelSettings, RunConfig, RunHooks, Runner, RunResultStreaming
+from agents import (
+    Agent,
+    FunctionTool,
+    Model,
+    ModelSettings,
+    RunConfig,
+    RunHooks,
+    Runner,
+    RunResultStreaming,
+)
 from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
@@ -23,7 +32,7 @@ from common import logs
 from common.models import Run, RunStatus, utcnow
 from worker import metrics
 from worker.history import TURNS_JSON, history_items, turns_for
-from worker.lease import LeaseHeld, run_lease
+from worker.lease import LEASE
 from worker.prompts import INSTRUCTIONS
 from worker.runtime import Runtime
 from worker.tools import RunContext
@@ -51,12 +60,13 @@ async def run_chat_job(
     """`reply_to`: the API process's channel, which gets the run's events too. `stream`: publish token
     deltas and tool events as they happen (someone streams); otherwise only how the run ended."""
     logs.bind(request_id=request_id, run_id=run_id)
-    try:
-        async with run_lease(rt.redis, rt.settings.redis_prefix, run_id):
-            with metrics.IN_PROGRESS.track_inprogress():
-                await _run_job(rt, run_id, Events(rt, run_id, reply_to, stream))
-    except LeaseHeld:
-        raise RunDeferred(run_id) from None  # another attempt is working on it right now
+    claimed = await _claim(rt, run_id)
+    if claimed is None:
+        return
+    run, turns = claimed
+    async with rt.leases.hold(run_id, run.attempts):
+        with metrics.IN_PROGRESS.track_inprogress():
+            await _run_job(rt, run, turns, Events(rt, run_id, reply_to, stream))
 
 
 class Events:
@@ -73,11 +83,7 @@ class Events:
             log.warning("chat.run.event_lost event=%s error=%r", event, exc)
 
 
-async def _run_job(rt: Runtime, run_id: int, events: Events) -> None:
-    claimed = await _claim(rt, run_id)
-    if claimed is None:
-        return
-    run, turns = claimed
+async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], events: Events) -> None:
     logs.bind(conversation_id=run.conversation_id, user_id=run.user_id)
     if run.started_at and run.attempts == 1:
         metrics.QUEUE_WAIT.observe((run.started_at - run.created_at).total_seconds())
@@ -92,7 +98,7 @@ async def _run_job(rt: Runtime, run_id: int, events: Events) -> None:
         )
         return
 
-    history = history_items(turns, run_id=run_id)
+    history = history_items(turns, run_id=run.id or 0)
     try:
         text = await _run_agent(rt, run, history, events)
     except (psycopg.OperationalError, psycopg.InterfaceError, RedisError, ConnectionError):
@@ -106,12 +112,15 @@ async def _run_job(rt: Runtime, run_id: int, events: Events) -> None:
     await _finish(rt, run, events, text=text, error=None)
 
 
-# Hand-written statements, one round trip each: taking the run and reading its history, and finishing it.
-# A run waits while an earlier run of its conversation is unfinished, unless that one looks abandoned.
+# Hand-written statements, one round trip each: taking the run (and its lease) and reading its history,
+# and finishing it. A running run is taken only once its lease has lapsed (its attempt died). A run waits
+# while an earlier run of its conversation is unfinished, unless that one looks abandoned.
 _CLAIM = f"""
     WITH claimed AS (
-      UPDATE run SET status = 'running', attempts = attempts + 1, started_at = now()
-      WHERE id = %(run_id)s AND status IN ('queued', 'running')
+      UPDATE run SET status = 'running', attempts = attempts + 1, started_at = now(),
+                     lease_expires_at = now() + %(lease)s
+      WHERE id = %(run_id)s
+        AND (status = 'queued' OR (status = 'running' AND coalesce(lease_expires_at < now(), true)))
         AND NOT EXISTS (
           SELECT 1 FROM run AS earlier
           WHERE earlier.conversation_id = run.conversation_id AND earlier.id < run.id
@@ -124,7 +133,7 @@ _CLAIM = f"""
 _FINISH = """
     WITH answer_id AS (SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id),
     finished AS (
-      UPDATE run SET status = %(status)s, error = %(error)s, finished_at = now(),
+      UPDATE run SET status = %(status)s, error = %(error)s, finished_at = now(), lease_expires_at = NULL,
                      assistant_message_id = (SELECT id FROM answer_id)
       WHERE id = %(run_id)s AND status = 'running'
       RETURNING assistant_message_id, conversation_id, user_id),
@@ -139,9 +148,11 @@ _FINISH = """
 
 
 async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] | None:
-    """Take the run unless it is finished or an earlier run of its conversation is not."""
+    """Take the run unless it is finished, another attempt holds it, or an earlier run of its conversation
+    is unfinished (those last two: `RunDeferred`)."""
     params = {
         "run_id": run_id,
+        "lease": LEASE,
         "patience": ORDERING_PATIENCE,
         "turns": turns_for(rt.settings.history_max_messages),
     }
@@ -155,14 +166,27 @@ async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] |
     return None  # unknown, or a duplicate delivery of a finished run
 
 
+# One agent per model and tool list: an agent holds no per-run state (that is the run context). Values
+# keep their keys' objects alive, so an id is never reused while cached.
+_agents: dict[tuple[int, int], tuple[Model, list[FunctionTool], Agent[RunContext]]] = {}
+
+
+def _agent(model: Model, tools: list[FunctionTool]) -> Agent[RunContext]:
+    key = (id(model), id(tools))
+    if key not in _agents:
+        agent = Agent[RunContext](
+            name="taskchat",
+            instructions=INSTRUCTIONS,
+            model=model,
+            tools=list(tools),
+            model_settings=ModelSettings(temperature=0.2),
+        )
+        _agents[key] = (model, tools, agent)
+    return _agents[key][2]
+
+
 async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]], events: Events) -> str:
-    agent = Agent(
-        name="taskchat",
-        instructions=INSTRUCTIONS,
-        model=rt.model,
-        tools=list(rt.function_tools),
-        model_settings=ModelSettings(temperature=0.2),
-    )
+    agent = _agent(rt.model, rt.function_tools)
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)
     options: dict[str, Any] = {
         "context": context,

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 import redis.asyncio as aredis
 from agents import FunctionTool, Model, set_tracing_disabled
 from agents.mcp.util import MCPUtil
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.db import SessionFactory, make_engine, make_session_factory
 from common.events import RunEventPublisher
 from common.pg import Database
 from common.settings import Settings, get_settings
 from mcp_tools.server import bind_database
+from worker.lease import LeaseKeeper
 from worker.models import make_model
 from worker.tools import TaskTools, tool_failure
 
@@ -23,13 +22,12 @@ set_tracing_disabled(True)  # nothing leaves the machine
 @dataclass
 class Runtime:
     settings: Settings
-    db: Database  # the statements of a run and its tool calls
-    engine: AsyncEngine  # the sweeper's queries
-    sessions: SessionFactory
+    db: Database
     redis: aredis.Redis
     events: RunEventPublisher
     tools: TaskTools
     model: Model
+    leases: LeaseKeeper
     # The MCP tools as the SDK's function tools, converted once: handing the agent `mcp_servers` makes the
     # SDK list and convert (deep-copy) every schema on every model turn.
     function_tools: list[FunctionTool] = field(default_factory=list)
@@ -41,8 +39,6 @@ class Runtime:
         db = Database(settings, max_size=20, timeout_s=30.0)
         await db.open()
         replaced = bind_database(db)
-        engine = make_engine(settings, pool_size=2, pool_timeout_s=30.0)
-        sessions = make_session_factory(engine)
         pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
         client = aredis.Redis(connection_pool=pool)
         tools = TaskTools(url=settings.mcp_url, token=settings.mcp_service_token)
@@ -54,12 +50,11 @@ class Runtime:
         return cls(
             settings,
             db,
-            engine,
-            sessions,
             client,
             RunEventPublisher(client, settings.redis_prefix),
             tools,
             make_model(settings),
+            LeaseKeeper(db),
             function_tools,
             replaced,
         )
@@ -67,9 +62,9 @@ class Runtime:
     async def close(self) -> None:
         bind_database(self.replaced_database)
         await self.tools.cleanup()
+        await self.leases.close()
         await self.redis.aclose()
         await self.db.close()
-        await self.engine.dispose()
 
 
 _runtime: Runtime | None = None

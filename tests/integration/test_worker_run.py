@@ -1,15 +1,18 @@
 """The worker's run job on real PostgreSQL and Redis, with the offline model or a scripted one."""
 
+import asyncio
 import dataclasses
+from datetime import timedelta
 
 import openai
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
 from sqlmodel import select
 
-from common.models import Message, Role, Run, RunStatus, Task
+from common.models import Message, Role, Run, RunStatus, Task, utcnow
 from tests.factories import new_run, reload
-from worker.run import run_chat_job
+from worker import lease
+from worker.run import RunDeferred, run_chat_job
 from worker.runtime import Runtime
 
 
@@ -191,3 +194,50 @@ class TestRetriedTurn:
         await run_chat_job(dataclasses.replace(runtime, model=model), retry.id)
         texts = [i["content"] for i in model.calls[0].input if isinstance(i, dict) and "role" in i]
         assert texts == ["Add a task to call the plumber"]
+
+
+async def _set_lease(sessions, run_id: int, *, expires_in_s: float) -> None:
+    """As if an attempt (the first) had claimed the run and was working on it."""
+    async with sessions() as s:
+        row = await s.get(Run, run_id)
+        row.status, row.attempts = RunStatus.running, 1
+        row.lease_expires_at = utcnow() + timedelta(seconds=expires_in_s)
+        await s.commit()
+
+
+class TestLease:
+    async def test_a_run_another_attempt_holds_is_put_back_untouched(
+        self, runtime, sessions, user_id
+    ) -> None:
+        run = await new_run(sessions, user_id, "Add a task to water the plants")
+        await _set_lease(sessions, run.id, expires_in_s=10)
+        with pytest.raises(RunDeferred):
+            await run_chat_job(runtime, run.id)
+        run, answer, calls = await reload(sessions, run.id)
+        assert (run.status, run.attempts, answer, calls) == (RunStatus.running, 1, None, [])
+
+    async def test_a_lapsed_lease_is_taken_over_and_ended_with_the_run(
+        self, runtime, sessions, user_id
+    ) -> None:
+        run = await new_run(sessions, user_id, "Add a task to water the plants")
+        await _set_lease(sessions, run.id, expires_in_s=-1)  # its worker died
+        await run_chat_job(runtime, run.id)
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and run.attempts == 2 and run.lease_expires_at is None
+        assert "Water the plants" in answer.content and [c.name for c in calls] == ["add_task"]
+
+    async def test_a_held_lease_is_renewed_and_given_back_if_the_attempt_fails(
+        self, runtime, sessions, user_id, monkeypatch
+    ) -> None:
+        monkeypatch.setattr(lease, "RENEW_EVERY_S", 0.05)
+        keeper = lease.LeaseKeeper(runtime.db)
+        run = await new_run(sessions, user_id, "Add a task to water the plants")
+        await _set_lease(sessions, run.id, expires_in_s=1)
+        with pytest.raises(RuntimeError):
+            async with keeper.hold(run.id, 1):
+                await asyncio.sleep(0.3)
+                renewed = (await reload(sessions, run.id))[0].lease_expires_at
+                raise RuntimeError("the attempt fails")
+        await keeper.close()
+        assert renewed > utcnow() + timedelta(seconds=10)  # renewed to the full lease
+        assert (await reload(sessions, run.id))[0].lease_expires_at is None  # its retry need not wait
