@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from common.settings import Settings
 log = logging.getLogger("taskchat.auth")
 MAX_TOKEN_BYTES = 8192
 REFETCH_COOLDOWN_S = 30.0
+VERIFIED_KEPT = 10_000
 
 
 class KeySet:
@@ -32,8 +34,12 @@ class KeySet:
         # The last fetch attempt, successful or not: the unknown-kid cooldown counts from it, so a JWKS
         # that is down does not turn every forged kid into a fetch.
         self._attempted_at = float("-inf")
-        self._file_mtime = 0.0
         self._lock = asyncio.Lock()
+
+    @property
+    def fresh_until(self) -> float:
+        """The monotonic time at which these keys are next fetched again."""
+        return self._fetched_at + self.settings.jwks_cache_ttl_s
 
     def _stale(self, kid: str | None) -> bool:
         now = time.monotonic()
@@ -89,13 +95,33 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 class TokenVerifier:
+    """Verified tokens are remembered (a client sends the same token with every message, and checking an
+    EdDSA signature is most of a request's authentication cost) until they expire, and only while the
+    key set that verified them is fresh: a key withdrawn from the JWKS stops working as soon as it would
+    without this cache."""
+
     def __init__(self, settings: Settings, http: httpx2.AsyncClient | None) -> None:
         self.settings = settings
         self.keys = KeySet(settings, http)
+        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}  # token -> (trusted until, claims)
 
     async def verify(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthorized("The token is too large.")
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if time.monotonic() < remembered[0]:
+                return remembered[1]
+            del self._verified[token]
+        claims = await self._verify(token)
+        lifetime = float(claims["exp"]) + self.settings.auth_leeway_s - datetime.now(UTC).timestamp()
+        until = min(time.monotonic() + lifetime, self.keys.fresh_until)
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.pop(next(iter(self._verified)))  # the oldest
+        self._verified[token] = (until, claims)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -1,10 +1,13 @@
 """taskchat benchmarks: one command runs them all and prints a table (docs/performance.md).
 
-    .venv/bin/python -m bench.run            # everything (about 3 minutes)
-    .venv/bin/python -m bench.run idle conc  # some scenarios
+    .venv/bin/python -m bench.run            # everything (about six minutes)
+    .venv/bin/python -m bench.run idle conc  # some scenarios: idle conc slow history redis sse floor
 
-Starts its own `taskchat api` and `taskchat worker` processes on a fresh `taskchat_bench` database and
-its own Redis key prefix on the machine's PostgreSQL and Redis. Nothing here asserts: it measures.
+Starts its own `taskchat api` and `taskchat worker` processes (one of each) on a fresh `taskchat_bench`
+database of the machine's PostgreSQL and a private `redis-server`, so that Redis's counters are ours.
+Nothing here asserts: it measures. CPU is reported per chat and per process (API, worker, PostgreSQL,
+Redis, the fake model, this load generator), because on two shared cores CPU is what bounds throughput
+and what transfers to other machines; `calibration` says how fast this machine's Python was meanwhile.
 """
 
 import asyncio
@@ -14,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,13 +25,15 @@ import httpx
 import psutil
 import psycopg
 
+from bench.wire import Connection
+
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB = "taskchat_bench"
 PREFIX = f"taskchat-bench-{uuid.uuid4().hex[:6]}"
 ENV = {
     **os.environ,
     "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}",
-    "REDIS_URL": "",  # a private redis-server, started by main(), so that its counters are ours alone
+    "REDIS_URL": "",  # a private redis-server, started by main()
     "REDIS_PREFIX": PREFIX,
     "LLM_PROVIDER": "offline",
     "TASKCHAT_HOME": f"/tmp/{PREFIX}",
@@ -37,16 +42,30 @@ ENV = {
 }
 TASKCHAT = [sys.executable, "-m", "common.cli"]
 results: list[tuple[str, str]] = []
+processes: dict[str, list[psutil.Process]] = {}  # role -> processes whose CPU is that role's
 
 
 def report(name: str, value: str) -> None:
     results.append((name, value))
-    print(f"  {name:<58} {value}", flush=True)
+    print(f"  {name:<64} {value}", flush=True)
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def calibration_ms() -> float:
+    """A fixed pure-Python workload (best of five): this shared VM's speed drifts by up to 2x."""
+
+    def work() -> float:
+        started = time.process_time()
+        table: dict[int, int] = {}
+        for n in range(300_000):
+            table[n % 1000] = table.get(n % 1000, 0) + n
+        return (time.process_time() - started) * 1000
+
+    return min(work() for _ in range(5))
 
 
 def fresh_database() -> None:
@@ -65,25 +84,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def stack(*, threads: int = 64, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def stack(*, threads: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """One `taskchat api` and one `taskchat worker --processes 1` (its defaults unless told)."""
     env = {**ENV, **(env or {})}
     port = free_port()
+    extra = ["--threads", str(threads)] if threads else []
     worker = subprocess.Popen(
-        [
-            *TASKCHAT,
-            "worker",
-            "--processes",
-            "1",
-            "--threads",
-            str(threads),
-            "--metrics-port",
-            str(free_port()),
-        ],
-        env=env,
+        [*TASKCHAT, "worker", "--processes", "1", *extra, "--metrics-port", str(free_port())], env=env
     )
     api = subprocess.Popen([*TASKCHAT, "api", "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
@@ -94,13 +105,57 @@ def stack(*, threads: int = 64, env: dict[str, str] | None = None):  # type: ign
             raise RuntimeError("stack did not start")
         time.sleep(0.2)
     time.sleep(2)  # the worker warms its runtime at boot
+    processes["api"] = [psutil.Process(api.pid)]
+    processes["worker"] = _tree(worker.pid)
     try:
-        yield url, api, worker
+        yield url
     finally:
         for process in (api, worker):
             process.terminate()
         for process in (api, worker):
             process.wait(timeout=30)
+        processes.pop("api"), processes.pop("worker")
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    parent = psutil.Process(pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds so far of each role's processes (PostgreSQL: every postgres process on the machine)."""
+    roles = {
+        **processes,
+        "postgres": [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"],
+    }
+    totals = {}
+    for role, members in roles.items():
+        total = 0.0
+        for process in members:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            except psutil.NoSuchProcess:
+                pass
+        totals[role] = total
+    totals["load generator"] = sum(os.times()[:2])
+    return totals
+
+
+def cpu_report(label: str, before: dict[str, float], chats: int) -> None:
+    after = cpu_by_role()
+    parts = [f"{role} {(after[role] - before.get(role, 0)) * 1000 / chats:.2f}" for role in after]
+    report(f"{label}: CPU ms per chat", ", ".join(parts))
+
+
+def rss_mb(role: str) -> float:
+    sizes = []
+    for process in processes.get(role, []):
+        try:
+            sizes.append(process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            pass
+    return max(sizes, default=0) / 2**20
 
 
 def token(user: str) -> str:
@@ -110,50 +165,26 @@ def token(user: str) -> str:
     return mint_token(Settings(_env_file=None, taskchat_home=ENV["TASKCHAT_HOME"]), user)
 
 
-def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
-    parent = psutil.Process(process.pid)
-    total = 0.0
-    for p in [parent, *parent.children(recursive=True)]:
-        try:
-            times = p.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+class User:
+    """A client of the chat endpoint with its own token and keep-alive connection."""
 
+    def __init__(self, url: str, name: str) -> None:
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.name, self.connection = name, Connection(host, int(port))
+        self.headers = {"Authorization": f"Bearer {token(name)}"}
 
-def rss_mb(process: subprocess.Popen[bytes]) -> float:
-    parent = psutil.Process(process.pid)
-    return max((p.memory_info().rss for p in [parent, *parent.children(recursive=True)]), default=0) / 2**20
-
-
-class Client:
-    def __init__(self, url: str, connections: int = 700) -> None:
-        self.http = httpx.AsyncClient(
-            base_url=url,
-            timeout=120,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
-        self.tokens: dict[str, str] = {}
-
-    async def chat(
-        self, user: str, message: str, conversation_id: int | None = None
-    ) -> tuple[float, dict[str, Any]]:
-        if user not in self.tokens:
-            self.tokens[user] = token(user)
+    async def chat(self, message: str, conversation_id: int | None = None) -> tuple[float, dict[str, Any]]:
         started = time.perf_counter()
-        response = await self.http.post(
-            f"/api/{user}/chat",
-            json={"message": message, "conversation_id": conversation_id},
-            headers={"Authorization": f"Bearer {self.tokens[user]}"},
+        status, body = await self.connection.post_json(
+            f"/api/{self.name}/chat", {"message": message, "conversation_id": conversation_id}, self.headers
         )
         elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-        return elapsed, response.json()
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {str(body)[:200]}")
+        return elapsed, body
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.connection.close()
 
 
 async def sequential(
@@ -174,15 +205,10 @@ async def sequential(
 
 async def idle() -> None:
     print("1. idle round trip (offline model, one add_task call, 0.3 s between requests)")
-    with stack() as (url, _, _):
-        client = Client(url)
-        user = f"idle-{uuid.uuid4().hex[:6]}"
-
-        async def over_queue() -> float:
-            return (await client.chat(user, "Add a task to buy milk"))[0]
-
-        queued = await sequential(over_queue)
-        await client.close()
+    with stack() as url:
+        user = User(url, f"idle-{uuid.uuid4().hex[:6]}")
+        queued = await sequential(lambda: _elapsed(user.chat("Add a task to buy milk")))
+        await user.close()
     inproc = await in_process_turns()
     report("chat over HTTP + queue: p50 / p99 ms", f"{statistics.median(queued):.1f} / {pct(queued, 99):.1f}")
     report(
@@ -194,19 +220,17 @@ async def idle() -> None:
     )
 
 
+async def _elapsed(chat: Awaitable[tuple[float, Any]]) -> float:
+    return (await chat)[0]
+
+
 async def in_process_turns() -> list[float]:
-    """What a queue-less design pays: persist, run the agent, persist, in one process."""
-    os.environ.update(
-        {k: v for k, v in ENV.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "LLM_PROVIDER")}
-    )
+    """What a queue-less design pays: persist, run the agent, read the answer, in one process."""
     from api.schemas import ChatRequest
     from api.services.chat import chat_result, submit_message
-    from common.settings import get_settings
     from worker.run import run_chat_job
-    from worker.runtime import Runtime
 
-    get_settings.cache_clear()
-    rt = await Runtime.create(get_settings())
+    rt = await _runtime()
     user = f"inproc-{uuid.uuid4().hex[:6]}"
 
     async def turn() -> float:
@@ -227,57 +251,61 @@ async def in_process_turns() -> list[float]:
     return samples
 
 
-async def concurrency(
-    levels: tuple[int, ...] = tuple(int(x) for x in os.environ.get("BENCH_LEVELS", "16,64").split(",")),
-    per_client: int = 40,
-) -> None:
+async def _runtime() -> Any:
+    os.environ.update(
+        {k: v for k, v in ENV.items() if k in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "LLM_PROVIDER")}
+    )
+    from common.settings import get_settings
+    from worker.runtime import Runtime
+
+    get_settings.cache_clear()
+    return await Runtime.create(get_settings())
+
+
+async def concurrency(levels: tuple[int, ...] = (16, 64), seconds: float = 20.0) -> None:
     print("2. throughput (offline model, one API process, one worker process)")
-    with stack(threads=128) as (url, api, worker):
+    with stack() as url:
         for level in levels:
-            await _throughput(url, api, worker, level, per_client)
+            await _throughput(url, level, seconds)
 
 
-async def _throughput(
-    url: str, api: subprocess.Popen[bytes], worker: subprocess.Popen[bytes], level: int, per_client: int
-) -> None:
-    client = Client(url)
+async def _throughput(url: str, level: int, seconds: float) -> None:
+    users = [User(url, f"load-{level}-{n}-{uuid.uuid4().hex[:4]}") for n in range(level)]
+    await asyncio.gather(*(u.chat("hello") for u in users))  # connections open, runtime warm
     latencies: list[float] = []
     errors = 0
 
-    async def virtual_user(n: int) -> None:
+    async def virtual_user(user: User) -> None:
         nonlocal errors
-        user = f"load-{level}-{n}-{uuid.uuid4().hex[:4]}"
-        await client.chat(user, "hello")  # warm-up, token minted
-        for i in range(per_client):
+        i = 0
+        while time.perf_counter() < stop:
             try:
-                latencies.append((await client.chat(user, f"Add a task to buy item {i}"))[0])
+                latencies.append((await user.chat(f"Add a task to buy item {i}"))[0])
             except Exception:
                 errors += 1
+            i += 1
 
-    api_cpu, worker_cpu = cpu_seconds(api), cpu_seconds(worker)
+    before = cpu_by_role()
     started = time.perf_counter()
-    await asyncio.gather(*(virtual_user(n) for n in range(level)))
+    stop = started + seconds
+    await asyncio.gather(*(virtual_user(u) for u in users))
     wall = time.perf_counter() - started
-    chats = len(latencies) + level
     p50, p99 = statistics.median(latencies), pct(latencies, 99)
     report(
         f"concurrency {level}: chats/s, p50 / p99 ms, errors",
-        f"{chats / wall:.0f}/s, {p50:.1f} / {p99:.1f}, {errors}",
+        f"{len(latencies) / wall:.0f}/s, {p50:.1f} / {p99:.1f}, {errors}",
     )
-    api_ms = (cpu_seconds(api) - api_cpu) * 1000 / chats
-    worker_ms = (cpu_seconds(worker) - worker_cpu) * 1000 / chats
-    report(f"concurrency {level}: CPU ms per chat, API / worker", f"{api_ms:.2f} / {worker_ms:.2f}")
-    await client.close()
+    cpu_report(f"concurrency {level}", before, len(latencies) + errors)
+    await asyncio.gather(*(u.close() for u in users))
 
 
 async def slow_model(chats: int = 500, delay_s: float = 3.0) -> None:
-    print(
-        f"3. slow model ({delay_s:.0f} s per model call, two calls per chat): {chats} chats at once, one worker process"
-    )
+    print(f"3. slow model ({delay_s:.0f} s per model call, two calls per chat): {chats} chats at once")
     port = free_port()
     fake = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_model_server", "--port", str(port), "--delay", str(delay_s)]
+        [sys.executable, "-m", "bench.wire", "--port", str(port), "--delay", str(delay_s)]
     )
+    processes["fake model"] = [psutil.Process(fake.pid)]
     env = {
         "LLM_PROVIDER": "gemini",
         "GEMINI_API_KEY": "test-key",
@@ -286,60 +314,103 @@ async def slow_model(chats: int = 500, delay_s: float = 3.0) -> None:
         "CHAT_TIMEOUT_S": "120",
     }
     try:
-        with stack(threads=chats + 16, env=env) as (url, api, worker):
-            client = Client(url, connections=chats + 10)
-            peak = rss_mb(worker)
+        with stack(env=env) as url:
+            users = [User(url, f"slow-{n}-{uuid.uuid4().hex[:4]}") for n in range(chats)]
+            peak = rss_mb("worker")
             sampling = True
 
             async def sample() -> None:
                 nonlocal peak
                 while sampling:
-                    peak = max(peak, rss_mb(worker))
+                    peak = max(peak, rss_mb("worker"))
                     await asyncio.sleep(0.2)
 
             sampler = asyncio.create_task(sample())
-            users = [f"slow-{n}-{uuid.uuid4().hex[:4]}" for n in range(chats)]
-            for user in users:
-                client.tokens[user] = token(user)
+            before = cpu_by_role()
             started = time.perf_counter()
-            outcomes = await asyncio.gather(
-                *(client.chat(u, "Add a slow task") for u in users), return_exceptions=True
-            )
+
+            async def one(user: User) -> float:
+                await user.chat("Add a slow task")
+                return time.perf_counter() - started
+
+            outcomes = await asyncio.gather(*(one(u) for u in users), return_exceptions=True)
             wall = time.perf_counter() - started
             sampling = False
             await sampler
-            failed = [o for o in outcomes if isinstance(o, Exception)]
+            done = sorted(o for o in outcomes if isinstance(o, float))
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
             report(
                 f"{chats} slow chats at once: wall s (ideal ≈ {2 * delay_s:.0f} s), failures",
                 f"{wall:.2f} s, {len(failed)}",
             )
+            if done:
+                report(
+                    "  answers landed after: first / median / last s",
+                    f"{done[0]:.2f} / {statistics.median(done):.2f} / {done[-1]:.2f}",
+                )
+            cpu_report("slow model", before, chats)
             report("worker RSS at the peak (largest process) MB", f"{peak:.0f}")
             if failed:
                 print("   first failure:", failed[0])
-            await client.close()
+            await asyncio.gather(*(u.close() for u in users))
     finally:
+        processes.pop("fake model", None)
         fake.terminate()
         fake.wait()
 
 
 async def long_history(turns: int = 30) -> None:
     print("4. long history: turn latency in a conversation with 10 vs 10,000 prior messages")
-    with stack() as (url, _, _):
-        client = Client(url)
+    with stack() as url:
         p50s = {}
         for prior in (10, 10_000):
-            user = f"hist-{prior}-{uuid.uuid4().hex[:4]}"
-            conversation = seed_conversation(user, prior)
+            user = User(url, f"hist-{prior}-{uuid.uuid4().hex[:4]}")
+            conversation = seed_conversation(user.name, prior)
             samples = []
             for i in range(5 + turns):
-                elapsed, _ = await client.chat(user, f"Add a task to read chapter {i}", conversation)
+                elapsed, _ = await user.chat(f"Add a task to read chapter {i}", conversation)
                 if i >= 5:
                     samples.append(elapsed)
                 await asyncio.sleep(0.05)
             p50s[prior] = statistics.median(samples)
             report(f"{prior:>6} prior messages: p50 ms", f"{p50s[prior]:.1f}")
+            await user.close()
         report("10,000 / 10 (p50)", f"{p50s[10_000] / p50s[10]:.2f}×")
-        await client.close()
+
+
+async def floor(runs: int = 200) -> None:
+    """What the Agents SDK alone costs per run: the offline model, one trivial function tool, no
+    database, Redis, MCP or HTTP. No design around the SDK can make a chat cheaper than this."""
+    print("7. the floor: one two-turn Agents SDK run alone")
+    import json
+
+    from agents import Agent, ModelSettings, RunConfig, Runner, function_tool, set_tracing_disabled
+
+    from worker.offline import OfflineModel
+    from worker.prompts import INSTRUCTIONS
+
+    set_tracing_disabled(True)
+
+    @function_tool
+    def add_task(title: str, description: str | None = None) -> str:
+        """Create a task."""
+        return json.dumps({"id": 1, "title": title, "description": description, "completed": False})
+
+    agent = Agent(
+        name="floor",
+        instructions=INSTRUCTIONS,
+        model=OfflineModel(),
+        tools=[add_task],
+        model_settings=ModelSettings(temperature=0.2),
+    )
+    history = [{"role": "user", "content": "Add a task to buy milk"}]
+    samples = []
+    for n in range(runs + 20):
+        started = time.process_time()
+        await Runner.run(agent, history, run_config=RunConfig(tracing_disabled=True))
+        if n >= 20:
+            samples.append((time.process_time() - started) * 1000)
+    report("Agents SDK alone, one two-turn run: CPU ms p50", f"{statistics.median(samples):.2f}")
 
 
 def seed_conversation(user: str, messages: int) -> int:
@@ -374,7 +445,7 @@ async def sse(turns: int = 30) -> None:
 
     import redis.asyncio as aredis
 
-    with stack() as (url, _, _):
+    with stack() as url:
         user = f"sse-{uuid.uuid4().hex[:6]}"
         headers = {"Authorization": f"Bearer {token(user)}", "Accept": "text/event-stream"}
         direct = aredis.Redis.from_url(ENV["REDIS_URL"])
@@ -448,6 +519,7 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "history": long_history,
     "redis": idle_redis_cost,
     "sse": sse,
+    "floor": floor,
 }
 
 
@@ -468,8 +540,10 @@ def main() -> None:
         ],
         stdout=subprocess.DEVNULL,
     )
+    processes["redis"] = [psutil.Process(redis_server.pid)]
     ENV["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     print(f"taskchat bench — {os.cpu_count()} CPUs, database {DB}, private Redis on port {redis_port}\n")
+    report("calibration: a fixed Python loop, ms (lower is a faster machine)", f"{calibration_ms():.1f}")
     try:
         fresh_database()
         for name in chosen:
@@ -478,6 +552,7 @@ def main() -> None:
                 asyncio.run(outcome)
     finally:
         redis_server.terminate()
+    report("calibration again, ms", f"{calibration_ms():.1f}")
     print("\n| measure | value |\n|---|---|")
     for name, value in results:
         print(f"| {name} | {value} |")

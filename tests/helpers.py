@@ -34,7 +34,7 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
-def wait_for_http(url: str, timeout_s: float = 20.0) -> None:
+def wait_for_http(url: str, timeout_s: float = 60.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s

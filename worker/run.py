@@ -12,16 +12,7 @@ from typing import Any
 
 import openai
 import psycopg
-from agents import (
-    Agent,
-    FunctionTool,
-    Model,
-    ModelSettings,
-    RunConfig,
-    RunHooks,
-    Runner,
-    RunResultStreaming,
-)
+from agents import Agent, ModelSettings, RunConfig, RunHooks, Runner, RunResultStreaming
 from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
@@ -166,27 +157,16 @@ async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] |
     return None  # unknown, or a duplicate delivery of a finished run
 
 
-# One agent per model and tool list: an agent holds no per-run state (that is the run context). Values
-# keep their keys' objects alive, so an id is never reused while cached.
-_agents: dict[tuple[int, int], tuple[Model, list[FunctionTool], Agent[RunContext]]] = {}
-
-
-def _agent(model: Model, tools: list[FunctionTool]) -> Agent[RunContext]:
-    key = (id(model), id(tools))
-    if key not in _agents:
-        agent = Agent[RunContext](
-            name="taskchat",
-            instructions=INSTRUCTIONS,
-            model=model,
-            tools=list(tools),
-            model_settings=ModelSettings(temperature=0.2),
-        )
-        _agents[key] = (model, tools, agent)
-    return _agents[key][2]
-
-
 async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]], events: Events) -> str:
-    agent = _agent(rt.model, rt.function_tools)
+    # An agent per run: the SDK checks the tool lists of all runs sharing an Agent object on every turn,
+    # which with hundreds of runs in flight cost more than building the agent.
+    agent = Agent[RunContext](
+        name="taskchat",
+        instructions=INSTRUCTIONS,
+        model=rt.model,
+        tools=list(rt.function_tools),
+        model_settings=ModelSettings(temperature=0.2),
+    )
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)
     options: dict[str, Any] = {
         "context": context,

@@ -190,3 +190,34 @@ async def test_jwks_down_with_a_warm_cache_keeps_the_cached_keys(verifier, issue
     rotated = issuer.add_key("k2")  # back up: the next refetch brings the new key in
     assert (await verifier.verify(token(rotated, "k2")))["sub"] == "alice"
     assert issuer.fetches == 4
+
+
+async def test_a_verified_token_is_trusted_only_while_its_keys_are_fresh(verifier, issuer, clock) -> None:  # type: ignore[no-untyped-def]
+    key = issuer.add_key("k1")
+    remembered = token(key, "k1")
+    assert (await verifier.verify(remembered))["sub"] == "alice"
+    issuer.keys.clear()  # the key is withdrawn; a token verified with it keeps working only until
+    clock.now += TTL - 1  # the key set would be fetched again anyway
+    assert (await verifier.verify(remembered))["sub"] == "alice"
+    assert issuer.fetches == 1
+    clock.now += 2
+    with pytest.raises(Unauthorized, match="unknown key"):
+        await verifier.verify(remembered)
+    assert issuer.fetches == 2
+
+
+async def test_a_verified_token_is_not_trusted_past_its_expiry(issuer, clock) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        _env_file=None, better_auth_url=BASE, auth_jwks_file=None, jwks_cache_ttl_s=TTL, auth_leeway_s=0
+    )
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(issuer.handler)) as http:
+        verifier = TokenVerifier(settings, http)
+        key = issuer.add_key("k1")
+        exp = int(time.time()) + 1
+        claims = {"sub": "alice", "iss": BASE, "aud": BASE, "iat": exp - 1, "exp": exp}
+        short_lived = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "k1"})
+        assert (await verifier.verify(short_lived))["sub"] == "alice"
+        await asyncio.sleep(exp - time.time() + 0.05)
+        clock.now += 1.05  # the remembered verification lapses with the token
+        with pytest.raises(Unauthorized, match="expired"):
+            await verifier.verify(short_lived)
