@@ -105,6 +105,8 @@ def stack(*, threads: int | None = None, env: dict[str, str] | None = None) -> I
             raise RuntimeError("stack did not start")
         time.sleep(0.2)
     time.sleep(2)  # the worker warms its runtime at boot
+    if worker.poll() is not None:
+        raise RuntimeError("the worker exited")
     processes["api"] = [psutil.Process(api.pid)]
     processes["worker"] = _tree(worker.pid)
     try:

@@ -23,6 +23,11 @@ from common.settings import Settings
 CHAT_QUEUE = "chat"
 RUN_CHAT = "chat.run"
 WAKE_TOKENS_KEPT = 64
+# How long a consumer blocks or sleeps on an empty queue, whatever the worker's `--worker-timeout`: it is
+# also how often a consumer heartbeats and how late a delayed message (a run put back to keep a
+# conversation in order) can be picked up. `taskchat worker` raises the worker timeout so that hundreds
+# of idle worker threads wake up less often; the consumers keep this.
+CONSUMER_TIMEOUT_MS = 1000
 
 
 class _WakeConsumer(_RedisConsumer):
@@ -50,6 +55,7 @@ class WakeRedisBroker(RedisBroker):
         return wake_key(self.namespace, queue_name)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        timeout = min(timeout, CONSUMER_TIMEOUT_MS)
         if queue_name == dq_name(queue_name):
             return super().consume(queue_name, prefetch, timeout)
         return _WakeConsumer(self, queue_name, prefetch, timeout)
