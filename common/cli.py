@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     worker = commands.add_parser("worker", help="run Dramatiq workers that answer chats")
     worker.add_argument("--processes", type=int, default=1)
     # A run waits on its model most of the time, and Dramatiq parks one thread per run in flight, so the
-    # default is hundreds: an idle thread costs a wake-up a second and a few kB.
+    # default is hundreds: an idle thread costs a wake-up every 5 s and a few kB.
     worker.add_argument("--threads", type=int, default=512, help="runs in flight per process")
     worker.add_argument(
         "--metrics-port", type=int, default=9191, help="Prometheus metrics of this host's workers"

@@ -33,8 +33,8 @@ async def test_a_run_sent_by_the_api_is_the_message_a_consumer_receives(own_sett
         assert (message.actor_name, message.args) == ("chat.run", (41,))
         assert message.kwargs == {"reply_to": "api:1", "stream": True}
         consumer.ack(message)
-        assert next(consumer) is None  # empty now: the consumer blocked on the wake list, then gave up
-        assert await client.llen(wake) == 0  # the token left by the send was taken by that wait
+        assert next(consumer) is None  # the queue is empty: the consumer waits on the wake list, where
+        assert await client.llen(wake) == 0  # the send's token ends that wait at once, and is used up
         assert await client.hlen(f"{broker.namespace}:chat.msgs") == 0
         consumer.close()
     finally:
