@@ -76,9 +76,14 @@ def run(args: argparse.Namespace) -> None:
 
     upgrade(settings)
     taskchat = [sys.executable, "-m", "common.cli"]
+    # Own sessions: a Ctrl-C in the terminal reaches only this process, which stops each child with one
+    # SIGTERM. Dramatiq's worker processes take a second signal (the group's, then their leader's) as
+    # "kill now", abandoning the runs in flight.
     children = [
-        subprocess.Popen([*taskchat, "api", "--host", args.host, "--port", str(args.port)], env=env),
-        subprocess.Popen([*taskchat, "worker", "--processes", "1"], env=env),
+        subprocess.Popen(
+            [*taskchat, "api", "--host", args.host, "--port", str(args.port)], env=env, start_new_session=True
+        ),
+        subprocess.Popen([*taskchat, "worker", "--processes", "1"], env=env, start_new_session=True),
     ]
     _banner(settings, f"http://{args.host}:{args.port}")
     stop = False
