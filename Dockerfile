@@ -6,6 +6,7 @@ RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY taskchat ./taskchat
 COPY api ./api
 COPY common ./common
 COPY mcp_tools ./mcp_tools

@@ -40,7 +40,7 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "MAX_INFLIGHT_RUNS_PER_USER": "1000",
 }
-TASKCHAT = [sys.executable, "-m", "common.cli"]
+TASKCHAT = [sys.executable, "-m", "taskchat.cli"]
 results: list[tuple[str, str]] = []
 processes: dict[str, list[psutil.Process]] = {}  # role -> processes whose CPU is that role's
 

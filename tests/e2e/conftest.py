@@ -14,7 +14,9 @@ def taskchat(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[
     if args[0] == "worker":  # several workers run at once here: each serves its metrics on its own port
         args = (*args, "--metrics-port", str(free_port()))
     return subprocess.Popen(
-        [sys.executable, "-m", "common.cli", *args], env={**os.environ, **(env or {})}, start_new_session=True
+        [sys.executable, "-m", "taskchat.cli", *args],
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
 
 

@@ -7,7 +7,7 @@ import sys
 
 def test_the_terminal_client_streams_answers(slow_stack, user_id) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "common.cli", "chat", "--url", slow_stack, "--user", user_id],
+        [sys.executable, "-m", "taskchat.cli", "chat", "--url", slow_stack, "--user", user_id],
         input="add a task to feed the cat\nwhat's pending?\n\n",
         capture_output=True,
         text=True,

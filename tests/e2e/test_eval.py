@@ -16,7 +16,7 @@ def test_the_offline_model_passes_the_corpus(processes, corpus) -> None:
         [
             sys.executable,
             "-m",
-            "common.cli",
+            "taskchat.cli",
             "eval",
             str(corpus),
             "--url",

@@ -408,4 +408,4 @@ class TestPostgresOutage:
 def taskchat_cmd() -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "common.cli"]
+    return [sys.executable, "-m", "taskchat.cli"]

@@ -22,7 +22,7 @@ async def test_metrics_and_request_ids(settings, tmp_path, user_id) -> None:
     }
     api_port, metrics_port = free_port(), free_port()
     worker_log = (tmp_path / "worker.log").open("w")
-    taskchat = [sys.executable, "-m", "common.cli"]
+    taskchat = [sys.executable, "-m", "taskchat.cli"]
     worker = subprocess.Popen(
         [*taskchat, "worker", "--threads", "8", "--metrics-port", str(metrics_port)],
         env=env,

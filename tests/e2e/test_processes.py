@@ -11,7 +11,7 @@ from common.models import Task, ToolCall
 
 def token(user: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "common.cli", "token", user], check=True, capture_output=True, text=True
+        [sys.executable, "-m", "taskchat.cli", "token", user], check=True, capture_output=True, text=True
     )
     return out.stdout.strip()
 

@@ -14,7 +14,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def test_compose_runs_real_cli_commands() -> None:
     import yaml  # type: ignore[import-untyped]
 
-    from common.cli import main
+    from taskchat.cli import main
 
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     for name, service in compose["services"].items():

@@ -8,7 +8,6 @@ import re
 import sys
 import uuid
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +44,8 @@ class Tools:
             self.client = Client(StreamableHttpTransport(self.url, auth=self.token))
         else:
             from common.pg import Database
+            from mcp_tools import server
 
-            server = import_module("mcp_tools.server")
             self.db = Database(get_settings(), max_size=8)
             server.bind_database(self.db)
             self.client = Client(server.mcp)

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
     from common.migrate import upgrade
 
     upgrade(settings)
-    taskchat = [sys.executable, "-m", "common.cli"]
+    taskchat = [sys.executable, "-m", "taskchat.cli"]
     # Own sessions: a Ctrl-C in the terminal reaches only this process, which stops each child with one
     # SIGTERM. Dramatiq's worker processes take a second signal (the group's, then their leader's) as
     # "kill now", abandoning the runs in flight.

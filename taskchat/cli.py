@@ -1,10 +1,8 @@
-"""`taskchat`: the command line (DESIGN.md §8). Each command imports what it runs lazily, so `common`
-keeps no static dependency on the other packages."""
+"""`taskchat`: the command line (DESIGN.md §8)."""
 
 import argparse
 import os
 import sys
-from importlib import import_module
 
 from common import logs
 
@@ -62,18 +60,36 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     logs.configure()
-    run = {
-        "dev": "common.devserver:run",
-        "api": f"{__name__}:_api",
-        "worker": f"{__name__}:_worker",
-        "mcp": f"{__name__}:_mcp",
-        "migrate": f"{__name__}:_migrate",
-        "token": f"{__name__}:_token",
-        "chat": "common.chatclient:run",
-        "eval": "common.evaluate:run",
-    }[args.command]
-    module, _, name = run.partition(":")
-    getattr(import_module(module), name)(args)
+    commands_run = {
+        "dev": _dev,
+        "api": _api,
+        "worker": _worker,
+        "mcp": _mcp,
+        "migrate": _migrate,
+        "token": _token,
+        "chat": _chat,
+        "eval": _eval,
+    }
+    commands_run[args.command](args)
+
+
+# Each command imports what it runs when it runs: `taskchat token` must not pay for the Agents SDK.
+def _dev(args: argparse.Namespace) -> None:
+    from taskchat.devserver import run
+
+    run(args)
+
+
+def _chat(args: argparse.Namespace) -> None:
+    from taskchat.chatclient import run
+
+    run(args)
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from taskchat.evaluate import run
+
+    run(args)
 
 
 def _api(args: argparse.Namespace) -> None:
@@ -126,7 +142,8 @@ def _mcp(args: argparse.Namespace) -> None:
     from common.settings import get_settings
 
     settings = get_settings()
-    server = import_module("mcp_tools.server")
+    from mcp_tools import server
+
     server.bind_database(Database(settings, max_size=settings.db_pool_size))  # opened on first use
     if args.transport == "stdio":
         server.mcp.run(transport="stdio", show_banner=False)
