@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx2
-import psycopg
 import redis.asyncio as aredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,10 +23,9 @@ from api.middleware import BodyLimit, OriginGuard
 from api.observability import WAITING, MetricsMiddleware, RequestIdMiddleware
 from api.routes import chat, conversations, health
 from api.routes import page as chat_page
-from common.db import make_engine, make_session_factory
+from common.db import Database
 from common.errors import TaskchatError
 from common.jobs import RunQueue
-from common.pg import Database
 from common.settings import Settings, get_settings
 
 log = logging.getLogger("taskchat.api")
@@ -58,15 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.settings = settings
-        state.engine = make_engine(settings)
-        state.sessions = make_session_factory(state.engine)
+        # One engine per process: its sessions serve the ordinary paths, its Core statements the chat.
+        state.db = Database(settings)
+        state.sessions = state.db.sessions
         state.redis = aredis.Redis(
             connection_pool=aredis.BlockingConnectionPool.from_url(
                 settings.redis_url, max_connections=32, timeout=3, socket_connect_timeout=2, socket_timeout=5
             )
         )
-        state.db = Database(settings, max_size=settings.db_pool_size)
-        await state.db.open()
         state.queue = RunQueue(state.redis, settings)
         state.http = httpx2.AsyncClient()
         state.verifier = TokenVerifier(settings, state.http)
@@ -82,7 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.http.aclose()
             await state.redis.aclose()
             await state.db.close()
-            await state.engine.dispose()
 
     app = FastAPI(
         title="taskchat",
@@ -121,7 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(OperationalError)
-    @app.exception_handler(psycopg.OperationalError)
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def on_database_down(request: Request, exc: Exception) -> JSONResponse:

@@ -23,11 +23,9 @@ from typing import Any
 
 import httpx
 import psutil
-import psycopg
 
 from bench.wire import Connection
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB = "taskchat_bench"
 PREFIX = f"taskchat-bench-{uuid.uuid4().hex[:6]}"
 ENV = {
@@ -69,9 +67,8 @@ def calibration_ms() -> float:
 
 
 def fresh_database() -> None:
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
+    subprocess.run(["dropdb", "--if-exists", "--force", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
     subprocess.run([*TASKCHAT, "migrate"], env=ENV, check=True, capture_output=True)
 
 
@@ -417,28 +414,40 @@ async def floor(runs: int = 200) -> None:
 
 def seed_conversation(user: str, messages: int) -> int:
     """Bulk-insert `messages` finished turns' worth of history (half questions, half answers)."""
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}", autocommit=False) as conn:
+    from sqlalchemy import create_engine, insert
+
+    from common.models import Conversation, Message, Role, Run, RunStatus
+
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}")
+    turns = messages // 2
+    with engine.begin() as conn:
         conversation = conn.execute(
-            "INSERT INTO conversation (user_id, created_at, updated_at) VALUES (%s, now(), now()) RETURNING id",
-            (user,),
-        ).fetchone()[0]
-        conn.execute(
-            """
-            WITH q AS (
-              INSERT INTO message (user_id, conversation_id, role, content, created_at)
-              SELECT %(u)s, %(c)s, 'user', 'question ' || n, now() FROM generate_series(1, %(t)s) n RETURNING id),
-            a AS (
-              INSERT INTO message (user_id, conversation_id, role, content, created_at)
-              SELECT %(u)s, %(c)s, 'assistant', 'answer ' || n, now() FROM generate_series(1, %(t)s) n RETURNING id)
-            INSERT INTO run (user_id, conversation_id, user_message_id, assistant_message_id, status, attempts, created_at)
-            SELECT %(u)s, %(c)s, q.id, a.id, 'succeeded', 1, now()
-            FROM (SELECT id, row_number() OVER (ORDER BY id) r FROM q) q
-            JOIN (SELECT id, row_number() OVER (ORDER BY id) r FROM a) a USING (r)
-            """,
-            {"u": user, "c": conversation, "t": messages // 2},
-        )
-        conn.commit()
-        return int(conversation)
+            insert(Conversation).values(user_id=user).returning(Conversation.id)
+        ).scalar_one()
+
+        def add(role: Role, text: str) -> list[int]:
+            rows = [
+                {"user_id": user, "conversation_id": conversation, "role": role, "content": f"{text} {n}"}
+                for n in range(turns)
+            ]
+            statement = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+            return list(conn.execute(statement, rows).scalars())
+
+        questions, answers = add(Role.user, "question"), add(Role.assistant, "answer")
+        runs = [
+            {
+                "user_id": user,
+                "conversation_id": conversation,
+                "user_message_id": question,
+                "assistant_message_id": answer,
+                "status": RunStatus.succeeded,
+                "attempts": 1,
+            }
+            for question, answer in zip(questions, answers, strict=True)
+        ]
+        conn.execute(insert(Run), runs)
+    engine.dispose()
+    return int(conversation)
 
 
 async def sse(turns: int = 30) -> None:

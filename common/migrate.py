@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import literal, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -29,7 +29,7 @@ def wait_for_database(database_url: str, *, timeout_s: float = 60.0) -> None:
         engine = create_async_engine(database_url, connect_args={"connect_timeout": 5})
         try:
             async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                await conn.execute(select(literal(1)))
         finally:
             await engine.dispose()
 

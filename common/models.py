@@ -30,6 +30,7 @@ class RunStatus(StrEnum):
 
 
 FINISHED = (RunStatus.succeeded, RunStatus.failed)
+UNFINISHED = (RunStatus.queued, RunStatus.running)
 
 
 class Task(SQLModel, table=True):

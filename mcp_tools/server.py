@@ -17,18 +17,20 @@ import weakref
 from contextvars import ContextVar
 from typing import Annotated, Any
 
-import psycopg
 from fastmcp import FastMCP
 from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError, ToolError
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from mcp_types import CallToolResult, TextContent
-from psycopg.types.json import Jsonb
 from pydantic import Field
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from common.models import DESCRIPTION_MAX, TITLE_MAX
-from common.pg import Connection, Database
+from common.db import UNAVAILABLE, Database
+from common.models import DESCRIPTION_MAX, TITLE_MAX, Run, ToolCall
 from mcp_tools import tasks
 from mcp_tools.tasks import Status, TaskList, TaskPublic
 
@@ -37,7 +39,7 @@ META_CALL_KEY = "taskchat/call_key"
 # Set on a retried run only: a first attempt has nothing to replay, so it skips the lookup.
 META_REPLAY = "taskchat/replay"
 
-_connection: ContextVar[Connection] = ContextVar("taskchat_tool_connection")
+_connection: ContextVar[AsyncConnection] = ContextVar("taskchat_tool_connection")
 # The metadata of a call made in-process, without an MCP request (see `call_in_process`).
 _in_process_meta: ContextVar[dict[str, Any] | None] = ContextVar("taskchat_tool_meta", default=None)
 # A database pool belongs to the event loop it runs on, so the binding is per loop.
@@ -179,7 +181,9 @@ class RunLedger(Middleware):
         user_id = str(arguments.pop("user_id", ""))
 
         if run_id is not None and key and meta.get(META_REPLAY):
-            recorded = await db.one(_FIND_CALL, {"run_id": int(run_id), "key": str(key), "user_id": user_id})
+            recorded = await db.one(
+                _FIND_CALL, {"run_id": int(run_id), "call_key": str(key), "user_id": user_id}
+            )
             if recorded is not None:
                 if recorded["status"] == "error":
                     raise ToolError(recorded["error"] or "Tool call failed.")
@@ -200,7 +204,7 @@ class RunLedger(Middleware):
         )
         async with db.connection() as conn:
             try:
-                async with conn.transaction():
+                async with conn.begin():
                     token = _connection.set(conn)
                     try:
                         result: ToolResult = await call_next(context)
@@ -208,7 +212,7 @@ class RunLedger(Middleware):
                         _connection.reset(token)
                     if ledger is not None:
                         await _record(conn, **ledger, result=result.structured_content, error=None)
-            except psycopg.errors.UniqueViolation:
+            except IntegrityError:
                 # This run already made this call: its effect is rolled back with the ledger row, not doubled.
                 raise ToolError("This call was already made for this run.") from None
             except Exception as exc:
@@ -216,8 +220,9 @@ class RunLedger(Middleware):
                 if infrastructure is not None:
                     raise infrastructure from None  # not the tool's answer: the caller retries the run
                 if ledger is not None:
-                    with contextlib.suppress(ToolError, psycopg.Error):
-                        await _record(conn, **ledger, result=None, error=_error_text(exc))
+                    with contextlib.suppress(ToolError, SQLAlchemyError):
+                        async with conn.begin():
+                            await _record(conn, **ledger, result=None, error=_error_text(exc))
                 raise
         return result
 
@@ -226,33 +231,55 @@ def _infrastructure_error(exc: BaseException) -> BaseException | None:
     """The database failing under a tool (which FastMCP masks as a ToolError) is no answer to give the
     model: an unreachable database must surface as itself."""
     for error in (exc, exc.__cause__):
-        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        if isinstance(error, UNAVAILABLE):
             return error
     return None
 
 
-_FIND_CALL = """
-    SELECT status, result, error FROM toolcall
-    WHERE run_id = %(run_id)s AND call_key = %(key)s AND user_id = %(user_id)s
-"""
+_FIND_CALL = select(ToolCall.status, ToolCall.result, ToolCall.error).where(
+    ToolCall.run_id == bindparam("run_id"),
+    ToolCall.call_key == bindparam("call_key"),
+    ToolCall.user_id == bindparam("user_id"),
+)
 # The run row's lock orders the calls of one run, so `seq` has no gaps or duplicates; a run that is not
 # the caller's user's gives no row.
-_RECORD = """
-    INSERT INTO toolcall
-      (run_id, user_id, seq, call_key, name, arguments, result, status, error, duration_ms, created_at)
-    SELECT run.id, run.user_id, coalesce((SELECT max(seq) FROM toolcall WHERE run_id = run.id), 0) + 1,
-           %(key)s, %(name)s, %(arguments)s, %(result)s, %(status)s, %(error)s, %(duration_ms)s, now()
-    FROM (SELECT id, user_id FROM run WHERE id = %(run_id)s AND user_id = %(user_id)s FOR UPDATE) AS run
-    RETURNING id
-"""
-
-
-def _jsonb(value: Any) -> Jsonb:
-    return Jsonb(value, dumps=lambda v: json.dumps(v, default=str))
+_locked_run = (
+    select(Run.id, Run.user_id)
+    .where(Run.id == bindparam("p_run_id"), Run.user_id == bindparam("p_user_id"))
+    .with_for_update()
+    .subquery("locked_run")
+)
+_next_seq = (
+    select(func.coalesce(func.max(ToolCall.seq), 0) + 1)
+    .where(ToolCall.run_id == _locked_run.c.id)
+    .scalar_subquery()
+)
+_JSON = JSONB(none_as_null=True)
+_RECORD = (
+    insert(ToolCall)
+    .from_select(
+        ["run_id", "user_id", "seq", "call_key", "name", "arguments", "result", "status", "error"]
+        + ["duration_ms", "created_at"],
+        select(
+            _locked_run.c.id,
+            _locked_run.c.user_id,
+            _next_seq,
+            bindparam("p_call_key", type_=ToolCall.call_key.type),
+            bindparam("p_name", type_=ToolCall.name.type),
+            bindparam("p_arguments", type_=_JSON),
+            bindparam("p_result", type_=_JSON),
+            bindparam("p_status", type_=ToolCall.status.type),
+            bindparam("p_error", type_=ToolCall.error.type),
+            bindparam("p_duration_ms", type_=ToolCall.duration_ms.type),
+            func.now(),
+        ),
+    )
+    .returning(ToolCall.id)
+)
 
 
 async def _record(
-    conn: Connection,
+    conn: AsyncConnection,
     *,
     run_id: int,
     key: str,
@@ -264,17 +291,17 @@ async def _record(
     started: float,
 ) -> None:
     params = {
-        "run_id": run_id,
-        "user_id": user_id,
-        "key": key,
-        "name": name,
-        "arguments": _jsonb(arguments),
-        "result": _jsonb(result) if result is not None else None,
-        "status": "error" if error is not None else "ok",
-        "error": error,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        "p_run_id": run_id,
+        "p_user_id": user_id,
+        "p_call_key": key,
+        "p_name": name,
+        "p_arguments": arguments,
+        "p_result": result,
+        "p_status": "error" if error is not None else "ok",
+        "p_error": error,
+        "p_duration_ms": round((time.perf_counter() - started) * 1000, 3),
     }
-    if await (await conn.execute(_RECORD, params)).fetchone() is None:
+    if (await conn.execute(_RECORD, params)).first() is None:
         raise ToolError(f"Run {run_id} not found")
 
 

@@ -1,15 +1,17 @@
-"""The five task operations, one statement each, on a connection inside the caller's transaction (the
-caller commits). Every statement is scoped by `user_id`; another user's task is simply not found."""
+"""The five task operations, one statement each on the `Task` table, on a connection inside the caller's
+transaction (the caller commits). Every statement is scoped by `user_id`; another user's task is simply
+not found."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.pg import Connection
+from common.models import Task
 
 Status = Literal["all", "pending", "completed"]
-_COLUMNS = "id, title, description, completed, created_at, updated_at"
 
 
 class TaskNotFound(Exception):
@@ -18,6 +20,8 @@ class TaskNotFound(Exception):
 
 
 class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     title: str
     description: str | None
@@ -30,56 +34,82 @@ class TaskList(BaseModel):
     tasks: list[TaskPublic]
 
 
-async def _one(conn: Connection, query: str, params: dict[str, Any], task_id: int) -> TaskPublic:
-    row = await (await conn.execute(query, params)).fetchone()
+PUBLIC = [getattr(Task, name) for name in TaskPublic.model_fields]
+_owned = (Task.user_id == bindparam("p_user_id"), Task.id == bindparam("p_task_id"))
+
+_ADD = (
+    insert(Task)
+    .values(
+        user_id=bindparam("p_user_id"),
+        title=bindparam("p_title"),
+        description=bindparam("p_description"),
+        completed=False,
+        created_at=func.now(),
+        updated_at=func.now(),
+    )
+    .returning(*PUBLIC)
+)
+_LIST = {
+    status: select(*PUBLIC)
+    .where(
+        Task.user_id == bindparam("p_user_id"), *([] if status == "all" else [Task.completed == completed])
+    )
+    .order_by(Task.id)
+    for status, completed in (("all", None), ("pending", False), ("completed", True))
+}
+# Completing a completed task changes nothing, not even its timestamp.
+_COMPLETE = (
+    update(Task)
+    .where(*_owned)
+    .values(completed=True, updated_at=case((Task.completed, Task.updated_at), else_=func.now()))
+    .returning(*PUBLIC)
+)
+_DELETE = delete(Task).where(*_owned).returning(*PUBLIC)
+# A missing title or description (None) keeps it; an empty description clears it.
+_UPDATE = (
+    update(Task)
+    .where(*_owned)
+    .values(
+        title=func.coalesce(bindparam("p_title", type_=Task.title.type), Task.title),
+        description=case(
+            (bindparam("p_description", type_=Task.description.type).is_(None), Task.description),
+            else_=func.nullif(bindparam("p_description"), ""),
+        ),
+        updated_at=func.now(),
+    )
+    .returning(*PUBLIC)
+)
+
+
+async def _one(
+    conn: AsyncConnection, statement: object, params: dict[str, object], task_id: int
+) -> TaskPublic:
+    row = (await conn.execute(statement, params)).first()  # type: ignore[call-overload]
     if row is None:
         raise TaskNotFound(task_id)
-    return TaskPublic(**row)
+    return TaskPublic.model_validate(row._mapping)
 
 
-async def add_task(conn: Connection, *, user_id: str, title: str, description: str | None) -> TaskPublic:
-    query = f"""
-        INSERT INTO task (user_id, title, description, completed, created_at, updated_at)
-        VALUES (%(user_id)s, %(title)s, %(description)s, false, now(), now())
-        RETURNING {_COLUMNS}"""
-    params = {"user_id": user_id, "title": title, "description": description or None}
-    return await _one(conn, query, params, 0)
+async def add_task(conn: AsyncConnection, *, user_id: str, title: str, description: str | None) -> TaskPublic:
+    params = {"p_user_id": user_id, "p_title": title, "p_description": description or None}
+    return await _one(conn, _ADD, params, 0)
 
 
-async def list_tasks(conn: Connection, *, user_id: str, status: Status) -> TaskList:
-    completed = None if status == "all" else status == "completed"
-    query = f"""
-        SELECT {_COLUMNS} FROM task
-        WHERE user_id = %(user_id)s AND (%(completed)s::boolean IS NULL OR completed = %(completed)s)
-        ORDER BY id"""
-    rows = await (await conn.execute(query, {"user_id": user_id, "completed": completed})).fetchall()
-    return TaskList(tasks=[TaskPublic(**row) for row in rows])
+async def list_tasks(conn: AsyncConnection, *, user_id: str, status: Status) -> TaskList:
+    rows = (await conn.execute(_LIST[status], {"p_user_id": user_id})).all()
+    return TaskList(tasks=[TaskPublic.model_validate(row._mapping) for row in rows])
 
 
-async def complete_task(conn: Connection, *, user_id: str, task_id: int) -> TaskPublic:
-    # Completing a completed task changes nothing, not even its timestamp.
-    query = f"""
-        UPDATE task SET completed = true, updated_at = CASE WHEN completed THEN updated_at ELSE now() END
-        WHERE user_id = %(user_id)s AND id = %(task_id)s
-        RETURNING {_COLUMNS}"""
-    return await _one(conn, query, {"user_id": user_id, "task_id": task_id}, task_id)
+async def complete_task(conn: AsyncConnection, *, user_id: str, task_id: int) -> TaskPublic:
+    return await _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
 
 
-async def delete_task(conn: Connection, *, user_id: str, task_id: int) -> TaskPublic:
-    query = f"DELETE FROM task WHERE user_id = %(user_id)s AND id = %(task_id)s RETURNING {_COLUMNS}"
-    return await _one(conn, query, {"user_id": user_id, "task_id": task_id}, task_id)
+async def delete_task(conn: AsyncConnection, *, user_id: str, task_id: int) -> TaskPublic:
+    return await _one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
 
 
 async def update_task(
-    conn: Connection, *, user_id: str, task_id: int, title: str | None, description: str | None
+    conn: AsyncConnection, *, user_id: str, task_id: int, title: str | None, description: str | None
 ) -> TaskPublic:
-    # An empty description clears it; a missing one (None) keeps it.
-    query = f"""
-        UPDATE task SET title = coalesce(%(title)s, title),
-               description = CASE WHEN %(description)s::text IS NULL THEN description
-                                  ELSE nullif(%(description)s, '') END,
-               updated_at = now()
-        WHERE user_id = %(user_id)s AND id = %(task_id)s
-        RETURNING {_COLUMNS}"""
-    params = {"user_id": user_id, "task_id": task_id, "title": title, "description": description}
-    return await _one(conn, query, params, task_id)
+    params = {"p_user_id": user_id, "p_task_id": task_id, "p_title": title, "p_description": description}
+    return await _one(conn, _UPDATE, params, task_id)

@@ -138,13 +138,12 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 def _mcp(args: argparse.Namespace) -> None:
-    from common.pg import Database
+    from common.db import Database
     from common.settings import get_settings
-
-    settings = get_settings()
     from mcp_tools import server
 
-    server.bind_database(Database(settings, max_size=settings.db_pool_size))  # opened on first use
+    settings = get_settings()
+    server.bind_database(Database(settings))  # connects on first use
     if args.transport == "stdio":
         server.mcp.run(transport="stdio", show_banner=False)
         return

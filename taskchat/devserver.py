@@ -15,10 +15,16 @@ from common.settings import Settings, get_settings
 
 def _embedded_postgres(home: Path) -> str:
     import pgserver
+    from pgserver._commands import POSTGRES_BIN_PATH
 
     server = pgserver.get_server(home / "postgres", cleanup_mode="stop")
-    if "taskchat" not in server.psql("SELECT datname FROM pg_database;"):
-        server.psql("CREATE DATABASE taskchat;")
+    created = subprocess.run(
+        [POSTGRES_BIN_PATH / "createdb", "--maintenance-db", server.get_uri(), "taskchat"],
+        capture_output=True,
+        text=True,
+    )
+    if created.returncode != 0 and "already exists" not in created.stderr:
+        sys.exit(f"taskchat dev: could not create the embedded database: {created.stderr.strip()}")
     return server.get_uri("taskchat").replace("postgresql://", "postgresql+psycopg://", 1)
 
 

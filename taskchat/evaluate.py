@@ -43,10 +43,10 @@ class Tools:
         if self.url:
             self.client = Client(StreamableHttpTransport(self.url, auth=self.token))
         else:
-            from common.pg import Database
+            from common.db import Database
             from mcp_tools import server
 
-            self.db = Database(get_settings(), max_size=8)
+            self.db = Database(get_settings(), pool_size=8)
             server.bind_database(self.db)
             self.client = Client(server.mcp)
         await self.client.__aenter__()

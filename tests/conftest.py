@@ -83,22 +83,17 @@ def settings(database: str, redis_prefix: str):
 
 
 @pytest.fixture(scope="session")
-async def sessions(settings, db):
-    from common.db import make_engine, make_session_factory
-
-    engine = make_engine(settings)
-    yield make_session_factory(engine)
-    await engine.dispose()
+async def sessions(db):
+    return db.sessions
 
 
 @pytest.fixture(scope="session")
 async def db(settings):
-    """The tools' database (`common.pg`), bound for in-process tool calls."""
-    from common.pg import Database
+    """The test process's database, also bound for in-process tool calls."""
+    from common.db import Database
     from mcp_tools.server import bind_database
 
-    database = Database(settings, max_size=10)
-    await database.open()
+    database = Database(settings, pool_size=10)
     bind_database(database)
     yield database
     await database.close()

@@ -9,27 +9,58 @@ task added a turn ago. The turns are read in the same statement that claims the 
 import json
 from typing import Any
 
-# The newest `turns` runs of the claimed run's conversation, oldest first, as one JSON array: each with
-# its question, its answer and, for answered earlier turns, its tool calls in order. `claimed` is the
-# CTE that claimed the run.
-TURNS_JSON = """
-    SELECT coalesce(json_agg(json_build_object(
-             'run_id', turn.id,
-             'user_message_id', turn.user_message_id,
-             'question', question.content,
-             'answer', answer.content,
-             'calls', CASE WHEN turn.assistant_message_id IS NOT NULL AND turn.id <> claimed.id THEN (
-               SELECT json_agg(json_build_object(
-                        'id', c.id, 'name', c.name, 'arguments', c.arguments, 'result', c.result,
-                        'status', c.status, 'error', c.error) ORDER BY c.seq)
-               FROM toolcall c WHERE c.run_id = turn.id AND c.user_id = claimed.user_id) END
-           ) ORDER BY turn.id), '[]')
-    FROM (SELECT id, user_message_id, assistant_message_id FROM run
-          WHERE conversation_id = claimed.conversation_id AND user_id = claimed.user_id AND id <= claimed.id
-          ORDER BY id DESC LIMIT %(turns)s) AS turn
-    LEFT JOIN message question ON question.id = turn.user_message_id AND question.user_id = claimed.user_id
-    LEFT JOIN message answer ON answer.id = turn.assistant_message_id AND answer.user_id = claimed.user_id
-"""
+from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.expression import CTE, Label
+
+from common.models import Message, Run, ToolCall
+
+
+def turns_json(claimed: CTE) -> Label[Any]:
+    """The newest `turns` runs of the claimed run's conversation, oldest first, as one JSON array: each
+    with its question, its answer and, for answered earlier turns, its tool calls in order. `claimed` is
+    the CTE that claimed the run (its id, user_id and conversation_id)."""
+    turn = (
+        select(Run.id, Run.user_id, Run.user_message_id, Run.assistant_message_id)
+        .join_from(
+            Run,
+            claimed,
+            and_(
+                Run.conversation_id == claimed.c.conversation_id,
+                Run.user_id == claimed.c.user_id,
+                Run.id <= claimed.c.id,
+            ),
+        )
+        .order_by(Run.id.desc())  # type: ignore[union-attr]
+        .limit(bindparam("turns"))
+        .cte("turn")
+    )
+    question = Message.__table__.alias("question")  # type: ignore[attr-defined]
+    answer = Message.__table__.alias("answer")  # type: ignore[attr-defined]
+    call = func.json_build_object(
+        "id", ToolCall.id, "name", ToolCall.name, "arguments", ToolCall.arguments, "result", ToolCall.result,
+        "status", ToolCall.status, "error", ToolCall.error,
+    )  # fmt: skip
+    calls = (
+        select(func.json_agg(aggregate_order_by(call, ToolCall.seq)))
+        .where(ToolCall.run_id == turn.c.id, ToolCall.user_id == turn.c.user_id)
+        .scalar_subquery()
+    )
+    answered_earlier = and_(turn.c.assistant_message_id.is_not(None), turn.c.id != claimed.c.id)
+    item = func.json_build_object(
+        "run_id", turn.c.id, "user_message_id", turn.c.user_message_id, "question", question.c.content,
+        "answer", answer.c.content, "calls", case((answered_earlier, calls)),
+    )  # fmt: skip
+    joined = turn.outerjoin(
+        question, and_(question.c.id == turn.c.user_message_id, question.c.user_id == turn.c.user_id)
+    ).outerjoin(answer, and_(answer.c.id == turn.c.assistant_message_id, answer.c.user_id == turn.c.user_id))
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(item, turn.c.id)), func.json_build_array()))
+        .select_from(joined)
+        .scalar_subquery()
+        .correlate(claimed)
+        .label("turns")
+    )
 
 
 def turns_for(limit: int) -> int:

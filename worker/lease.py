@@ -15,24 +15,34 @@ import contextlib
 import logging
 from datetime import timedelta
 
-import psycopg
+from sqlalchemy import ARRAY, Integer, Interval, bindparam, func, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from common.pg import Database
+from common.db import Database
+from common.models import Run, RunStatus
 
 log = logging.getLogger("taskchat.lease")
 
 LEASE = timedelta(seconds=15)
 RENEW_EVERY_S = 5.0
 
-_RENEW = """
-    UPDATE run SET lease_expires_at = now() + %(lease)s
-    FROM unnest(%(ids)s::integer[], %(attempts)s::integer[]) AS held(id, attempt)
-    WHERE run.id = held.id AND run.attempts = held.attempt AND run.status = 'running'
-"""
-_RELEASE = """
-    UPDATE run SET lease_expires_at = NULL
-    WHERE id = %(id)s AND attempts = %(attempt)s AND status = 'running'
-"""
+_held = (
+    func.unnest(bindparam("p_ids", type_=ARRAY(Integer)), bindparam("p_attempts", type_=ARRAY(Integer)))
+    .table_valued("id", "attempt")
+    .render_derived(name="held")
+)
+_RENEW = (
+    update(Run)
+    .where(Run.id == _held.c.id, Run.attempts == _held.c.attempt, Run.status == RunStatus.running)
+    .values(lease_expires_at=func.now() + bindparam("lease", type_=Interval()))
+)
+_RELEASE = (
+    update(Run)
+    .where(
+        Run.id == bindparam("p_id"), Run.attempts == bindparam("p_attempt"), Run.status == RunStatus.running
+    )
+    .values(lease_expires_at=None)
+)
 
 
 class LeaseKeeper:
@@ -55,8 +65,8 @@ class LeaseKeeper:
         finally:
             self.held.pop(run_id, None)
             if not finished:
-                with contextlib.suppress(psycopg.Error):
-                    await self.db.execute(_RELEASE, {"id": run_id, "attempt": attempt})
+                with contextlib.suppress(SQLAlchemyError):
+                    await self.db.execute(_RELEASE, {"p_id": run_id, "p_attempt": attempt})
 
     async def _renew_forever(self) -> None:
         while True:
@@ -65,8 +75,8 @@ class LeaseKeeper:
                 continue
             ids, attempts = list(self.held), list(self.held.values())
             try:
-                await self.db.execute(_RENEW, {"lease": LEASE, "ids": ids, "attempts": attempts})
-            except psycopg.Error as exc:  # a database blip must not kill the runs
+                await self.db.execute(_RENEW, {"lease": LEASE, "p_ids": ids, "p_attempts": attempts})
+            except SQLAlchemyError as exc:  # a database blip must not kill the runs
                 log.warning("lease.renew_failed runs=%s error=%r", len(ids), exc)
 
     async def close(self) -> None:

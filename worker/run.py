@@ -11,18 +11,19 @@ from datetime import timedelta
 from typing import Any
 
 import openai
-import psycopg
 from agents import Agent, ModelSettings, RunConfig, RunHooks, Runner, RunResultStreaming
 from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError
 from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 from redis.exceptions import RedisError
+from sqlalchemy import Interval, and_, bindparam, exists, func, insert, literal, or_, select, true, update
 
 from common import logs
-from common.models import Run, RunStatus, utcnow
+from common.db import UNAVAILABLE
+from common.models import UNFINISHED, Conversation, Message, Role, Run, RunStatus, utcnow
 from worker import metrics
-from worker.history import TURNS_JSON, history_items, turns_for
+from worker.history import history_items, turns_for, turns_json
 from worker.lease import LEASE
 from worker.prompts import INSTRUCTIONS
 from worker.runtime import Runtime
@@ -92,7 +93,7 @@ async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], events: E
     history = history_items(turns, run_id=run.id or 0)
     try:
         text = await _run_agent(rt, run, history, events)
-    except (psycopg.OperationalError, psycopg.InterfaceError, RedisError, ConnectionError):
+    except (*UNAVAILABLE, RedisError, ConnectionError):
         raise  # infrastructure: let Dramatiq retry the run
     except Exception as exc:  # the model or the agent failed: tell the user, record why
         reason, error = _readable(exc), _error_detail(exc)
@@ -103,39 +104,86 @@ async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], events: E
     await _finish(rt, run, events, text=text, error=None)
 
 
-# Hand-written statements, one round trip each: taking the run (and its lease) and reading its history,
-# and finishing it. A running run is taken only once its lease has lapsed (its attempt died). A run waits
-# while an earlier run of its conversation is unfinished, unless that one looks abandoned.
-_CLAIM = f"""
-    WITH claimed AS (
-      UPDATE run SET status = 'running', attempts = attempts + 1, started_at = now(),
-                     lease_expires_at = now() + %(lease)s
-      WHERE id = %(run_id)s
-        AND (status = 'queued' OR (status = 'running' AND coalesce(lease_expires_at < now(), true)))
-        AND NOT EXISTS (
-          SELECT 1 FROM run AS earlier
-          WHERE earlier.conversation_id = run.conversation_id AND earlier.id < run.id
-            AND earlier.status IN ('queued', 'running') AND earlier.created_at > now() - %(patience)s)
-      RETURNING id, user_id, conversation_id, user_message_id, attempts, created_at, started_at)
-    SELECT claimed.*, ({TURNS_JSON}) AS turns FROM claimed
-"""
+# One statement each: taking the run (and its lease) and reading its history, and finishing it. A running
+# run is taken only once its lease has lapsed (its attempt died). A run waits while an earlier run of its
+# conversation is unfinished, unless that one looks abandoned.
+_earlier = Run.__table__.alias("earlier")  # type: ignore[attr-defined]
+_claimed = (
+    update(Run)
+    .where(
+        Run.id == bindparam("run_id"),
+        or_(
+            Run.status == RunStatus.queued,
+            and_(Run.status == RunStatus.running, func.coalesce(Run.lease_expires_at < func.now(), true())),
+        ),
+        ~exists().where(
+            _earlier.c.conversation_id == Run.conversation_id,
+            _earlier.c.id < Run.id,
+            _earlier.c.status.in_(UNFINISHED),
+            _earlier.c.created_at > func.now() - bindparam("patience", type_=Interval()),
+        ),
+    )
+    .values(
+        status=RunStatus.running,
+        attempts=Run.attempts + 1,
+        started_at=func.now(),
+        lease_expires_at=func.now() + bindparam("lease", type_=Interval()),
+    )
+    .returning(
+        Run.id,
+        Run.user_id,
+        Run.conversation_id,
+        Run.user_message_id,
+        Run.attempts,
+        Run.created_at,
+        Run.started_at,
+    )
+    .cte("claimed")
+)
+_CLAIM = select(_claimed, turns_json(_claimed))
+_STATUS = select(Run.status).where(Run.id == bindparam("run_id"))
 # The run is finished only by the attempt that still has it `running`; the answer's id is drawn first so
 # that the run row, the answer and the conversation's timestamp change in one statement.
-_FINISH = """
-    WITH answer_id AS (SELECT nextval(pg_get_serial_sequence('message', 'id')) AS id),
-    finished AS (
-      UPDATE run SET status = %(status)s, error = %(error)s, finished_at = now(), lease_expires_at = NULL,
-                     assistant_message_id = (SELECT id FROM answer_id)
-      WHERE id = %(run_id)s AND status = 'running'
-      RETURNING assistant_message_id, conversation_id, user_id),
-    answer AS (
-      INSERT INTO message (id, user_id, conversation_id, role, content, created_at)
-      SELECT assistant_message_id, user_id, conversation_id, 'assistant', %(content)s, now() FROM finished
-      RETURNING id)
-    UPDATE conversation SET updated_at = now()
-    WHERE id = (SELECT conversation_id FROM finished) AND EXISTS (SELECT 1 FROM answer)
-    RETURNING id
-"""
+_answer_id = select(func.nextval(func.pg_get_serial_sequence(Message.__tablename__, "id")).label("id")).cte(
+    "answer_id"
+)
+_finished = (
+    update(Run)
+    .where(Run.id == bindparam("run_id"), Run.status == RunStatus.running)
+    .values(
+        status=bindparam("p_status"),
+        error=bindparam("p_error"),
+        finished_at=func.now(),
+        lease_expires_at=None,
+        assistant_message_id=select(_answer_id.c.id).scalar_subquery(),
+    )
+    .returning(Run.assistant_message_id, Run.conversation_id, Run.user_id)
+    .cte("finished")
+)
+_answer = (
+    insert(Message)
+    .from_select(
+        ["id", "user_id", "conversation_id", "role", "content", "created_at"],
+        select(
+            _finished.c.assistant_message_id,
+            _finished.c.user_id,
+            _finished.c.conversation_id,
+            literal(Role.assistant.value),
+            bindparam("p_content", type_=Message.content.type),
+            func.now(),
+        ),
+    )
+    .returning(Message.id)
+    .cte("answer")
+)
+_FINISH = (
+    update(Conversation)
+    .where(
+        Conversation.id == select(_finished.c.conversation_id).scalar_subquery(), exists(select(_answer.c.id))
+    )
+    .values(updated_at=func.now())
+    .returning(Conversation.id)
+)
 
 
 async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] | None:
@@ -149,10 +197,11 @@ async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] |
     }
     row = await rt.db.one(_CLAIM, params)
     if row is not None:
-        turns = row.pop("turns")
-        return Run(**row), turns
-    status = await rt.db.one("SELECT status FROM run WHERE id = %(run_id)s", {"run_id": run_id})
-    if status is not None and status["status"] in (RunStatus.queued, RunStatus.running):
+        fields = dict(row)
+        turns = fields.pop("turns")
+        return Run(**fields), turns
+    status = await rt.db.scalar(_STATUS, {"run_id": run_id})
+    if status in UNFINISHED:
         raise RunDeferred(run_id)
     return None  # unknown, or a duplicate delivery of a finished run
 
@@ -210,7 +259,7 @@ async def _relay(result: RunResultStreaming, events: Events) -> None:
 
 async def _finish(rt: Runtime, run: Run, events: Events, *, text: str, error: str | None) -> None:
     status = RunStatus.failed if error else RunStatus.succeeded
-    params = {"run_id": run.id, "status": str(status), "error": error, "content": text}
+    params = {"run_id": run.id, "p_status": str(status), "p_error": error, "p_content": text}
     if await rt.db.one(_FINISH, params) is None:
         return  # another attempt finished it
     outcome = "failed" if error else "succeeded"

@@ -8,8 +8,8 @@ import redis.asyncio as aredis
 from agents import FunctionTool, Model, set_tracing_disabled
 from agents.mcp.util import MCPUtil
 
+from common.db import Database
 from common.events import RunEventPublisher
-from common.pg import Database
 from common.settings import Settings, get_settings
 from mcp_tools.server import bind_database
 from worker.lease import LeaseKeeper
@@ -36,8 +36,7 @@ class Runtime:
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":
         # Runs wait for a connection rather than fail: the API answers fast, the worker finishes.
-        db = Database(settings, max_size=20, timeout_s=30.0)
-        await db.open()
+        db = Database(settings, pool_size=20, timeout_s=30.0)
         replaced = bind_database(db)
         pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
         client = aredis.Redis(connection_pool=pool)

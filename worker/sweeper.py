@@ -11,8 +11,10 @@ import logging
 from datetime import timedelta
 
 import dramatiq
+from sqlalchemy import Interval, and_, bindparam, func, or_, select
 
 from common.jobs import run_chat_message
+from common.models import Run, RunStatus
 from worker.runtime import Runtime
 
 log = logging.getLogger("taskchat.sweeper")
@@ -21,13 +23,26 @@ log = logging.getLogger("taskchat.sweeper")
 # and the attempt then failed): a live attempt renews its lease every few seconds.
 RUNNING_GRACE = timedelta(seconds=30)  # for a running run without a lease (written before leases)
 BATCH = 200
-_STUCK = """
-    SELECT id FROM run
-    WHERE (status = 'queued' AND created_at < now() - %(queued_grace)s)
-       OR (status = 'running'
-           AND coalesce(lease_expires_at < now(), started_at < now() - %(running_grace)s))
-    ORDER BY id LIMIT %(batch)s
-"""
+_STUCK = (
+    select(Run.id)
+    .where(
+        or_(
+            and_(
+                Run.status == RunStatus.queued,
+                Run.created_at < func.now() - bindparam("queued_grace", type_=Interval()),
+            ),
+            and_(
+                Run.status == RunStatus.running,
+                func.coalesce(
+                    Run.lease_expires_at < func.now(),
+                    Run.started_at < func.now() - bindparam("running_grace", type_=Interval()),
+                ),
+            ),
+        )
+    )
+    .order_by(Run.id)
+    .limit(BATCH)
+)
 
 
 async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
@@ -37,10 +52,8 @@ async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
     params = {
         "queued_grace": timedelta(seconds=rt.settings.sweep_queued_after_s),
         "running_grace": RUNNING_GRACE,
-        "batch": BATCH,
     }
-    async with rt.db.connection() as conn:
-        stuck = [row["id"] for row in await (await conn.execute(_STUCK, params)).fetchall()]
+    stuck = [row["id"] for row in await rt.db.all(_STUCK, params)]
     for run_id in stuck:
         await asyncio.to_thread(broker.enqueue, run_chat_message(run_id))
     if stuck:

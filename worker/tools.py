@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from agents import RunContextWrapper, default_tool_error_function
 from agents.exceptions import AgentsException
 from agents.mcp import MCPServer
@@ -21,6 +20,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
+from common.db import UNAVAILABLE
 from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_in_process, call_key, mcp
 from worker.metrics import TOOL_CALLS
 
@@ -52,7 +52,7 @@ def tool_failure(context: RunContextWrapper[Any], error: Exception) -> str:
     """What the model is told when a tool call raised. An unreachable database is raised on instead: the
     run is retried (the ledger keeps its effects single), rather than answered with an apology."""
     cause = error.__cause__ if isinstance(error, AgentsException) else error
-    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+    if isinstance(cause, UNAVAILABLE):
         raise cause
     return default_tool_error_function(context, error)
 

@@ -64,14 +64,13 @@ class TaskchatChatKit(ChatKitServer[RequestContext]):
         state = context.state
         try:
             if context.turn is None:  # threads.retry_after_item: a new run for the same message
-                async with state.sessions() as session:
-                    run = await resubmit_message(
-                        session,
-                        user_id=context.user_id,
-                        conversation_id=parse_id(thread.id, "thr"),
-                        message_id=parse_id(input_user_message.id, "msg"),
-                        max_inflight=state.settings.max_inflight_runs_per_user,
-                    )
+                run = await resubmit_message(
+                    state.db,
+                    user_id=context.user_id,
+                    conversation_id=parse_id(thread.id, "thr"),
+                    message_id=parse_id(input_user_message.id, "msg"),
+                    max_inflight=state.settings.max_inflight_runs_per_user,
+                )
                 context.turn = await follow_run(state, run)
             async with state.sessions() as session:
                 # The answer's row does not exist yet: stream it under an id that no row will ever have.

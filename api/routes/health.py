@@ -3,7 +3,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import literal, select
 
 from api.schemas import Readiness
 
@@ -26,8 +26,7 @@ async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
 
     async def postgres() -> None:
-        async with state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await state.db.scalar(select(literal(1)))
 
     checks = {"postgres": postgres(), "redis": state.redis.ping()}
     results = {}

@@ -1,6 +1,6 @@
 """The chat use case: persist the turn, enqueue it after the commit, wait for the worker, and read the
-answer back from Postgres (the source of truth). The statements of a chat are hand-written on plain
-psycopg (`common.pg`); the ChatKit retry path uses the ORM."""
+answer back from Postgres (the source of truth). A turn's statements are SQLAlchemy Core statements on
+the SQLModel tables, built once (`common.db`)."""
 
 import asyncio
 import logging
@@ -8,19 +8,20 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-from sqlalchemy import func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Integer, Interval, bindparam, func, insert, literal, select, true, union_all, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
+from sqlmodel import col
 
 from api.observability import RUNS_ACCEPTED
 from api.schemas import ChatRequest
 from common import logs
+from common.db import UNAVAILABLE, Database
 from common.errors import Conflict, ConversationNotFound, NotFound, RateLimited, RunTimeout, Unavailable
 from common.events import TERMINAL, RunEvent
 from common.jobs import RunQueue, run_chat_message
-from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall, utcnow
-from common.pg import Database
+from common.models import FINISHED, UNFINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall
 
 log = logging.getLogger("taskchat.chat")
 DB_POLL_S = 1.0
@@ -37,40 +38,126 @@ FIRST_USER_MESSAGE = (
     .scalar_subquery()
 )
 
+# Parameters of INSERT and UPDATE statements are named p_*: SQLAlchemy reserves a table's column names for
+# the VALUES or SET clause it derives from the parameters.
+#
+# Every new run of a user passes the in-flight cap in one transaction that first takes the user's
+# advisory lock: the count and the insert that follows it are then not raced by the user's other
+# requests (at READ COMMITTED a single statement would count on a snapshot taken before the lock).
+_LOCK_USER = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("p_user_id"), 0)))
+_inflight = (
+    select(func.count().label("n"))
+    .where(
+        Run.user_id == bindparam("p_user_id"),
+        col(Run.status).in_(UNFINISHED),
+        Run.created_at > func.now() - bindparam("window", type_=Interval()),
+    )
+    .cte("inflight")
+)
+_allowed = select(_inflight.c.n < bindparam("max_inflight")).scalar_subquery()
+_NEW_RUN = [Run.id, Run.conversation_id, Run.user_message_id, Run.created_at]
 
-# One statement (and so one transaction): the in-flight check, the conversation (this user's, or a new
-# one), the user message and the queued run. No row means the cap was hit or the conversation is not
-# this user's; `inflight` tells which.
-_SUBMIT = """
-    WITH inflight AS (
-      SELECT count(*) AS n FROM run
-      WHERE user_id = %(user_id)s AND status IN ('queued', 'running') AND created_at > now() - %(window)s),
-    allowed AS (SELECT (SELECT n FROM inflight) < %(max_inflight)s AS ok),
-    existing AS (
-      UPDATE conversation SET updated_at = now()
-      WHERE id = %(conversation_id)s::integer AND user_id = %(user_id)s AND (SELECT ok FROM allowed)
-      RETURNING id),
-    created AS (
-      INSERT INTO conversation (user_id, created_at, updated_at)
-      SELECT %(user_id)s, now(), now() WHERE %(conversation_id)s::integer IS NULL AND (SELECT ok FROM allowed)
-      RETURNING id),
-    new_message AS (
-      INSERT INTO message (user_id, conversation_id, role, content, created_at)
-      SELECT %(user_id)s, id, 'user', %(content)s, now()
-      FROM (SELECT id FROM existing UNION ALL SELECT id FROM created) AS conversation
-      RETURNING id, conversation_id),
-    new_run AS (
-      INSERT INTO run
-        (user_id, conversation_id, user_message_id, status, attempts, idempotency_key, created_at)
-      SELECT %(user_id)s, conversation_id, id, 'queued', 0, %(key)s, now() FROM new_message
-      RETURNING id, conversation_id, user_message_id, created_at)
-    SELECT (SELECT n FROM inflight) AS inflight, new_run.* FROM (SELECT 1) AS one LEFT JOIN new_run ON true
-"""
-_RUN_FOR_KEY = """
-    SELECT r.id, r.conversation_id, r.user_message_id, r.created_at, m.content
-    FROM run r JOIN message m ON m.id = r.user_message_id
-    WHERE r.user_id = %(user_id)s AND r.idempotency_key = %(key)s
-"""
+
+def _accepted(new_run: Any) -> Select[Any]:
+    """The in-flight count, and the new run if the cap allowed it (no row if it did not)."""
+    one = select(literal(1).label("one")).subquery("one")
+    return select(_inflight.c.n.label("inflight"), *new_run.c).select_from(
+        one.outerjoin(new_run, true()).join(_inflight, true())
+    )
+
+
+def _insert_run(source: Any, *, key: Any) -> Any:
+    return (
+        insert(Run)
+        .from_select(
+            ["user_id", "conversation_id", "user_message_id", "status", "attempts", "idempotency_key"]
+            + ["created_at"],
+            select(
+                bindparam("p_user_id"),
+                source.c.conversation_id,
+                source.c.id,
+                literal(RunStatus.queued.value),
+                literal(0),
+                key,
+                func.now(),
+            ),
+        )
+        .returning(*_NEW_RUN)
+        .cte("new_run")
+    )
+
+
+# A new turn: the conversation (this user's, or a new one), the user message and the queued run.
+_conversation_id = bindparam("p_conversation_id", type_=Integer)
+_existing = (
+    update(Conversation)
+    .where(Conversation.id == _conversation_id, Conversation.user_id == bindparam("p_user_id"), _allowed)
+    .values(updated_at=func.now())
+    .returning(Conversation.id)
+    .cte("existing")
+)
+_created = (
+    insert(Conversation)
+    .from_select(
+        ["user_id", "created_at", "updated_at"],
+        select(bindparam("p_user_id"), func.now(), func.now()).where(_conversation_id.is_(None), _allowed),
+    )
+    .returning(Conversation.id)
+    .cte("created")
+)
+_target = union_all(select(_existing.c.id), select(_created.c.id)).subquery("target")
+_new_message = (
+    insert(Message)
+    .from_select(
+        ["user_id", "conversation_id", "role", "content", "created_at"],
+        select(
+            bindparam("p_user_id"),
+            _target.c.id,
+            literal(Role.user.value),
+            bindparam("p_content", type_=Message.content.type),
+            func.now(),
+        ),
+    )
+    .returning(Message.id, Message.conversation_id)
+    .cte("new_message")
+)
+_SUBMIT = _accepted(_insert_run(_new_message, key=bindparam("p_key", type_=Run.idempotency_key.type)))
+# A new run for a user message already in the conversation (ChatKit's retry).
+_question = (
+    select(Message.id, Message.conversation_id)
+    .where(
+        Message.id == bindparam("p_message_id"),
+        Message.conversation_id == bindparam("p_conversation_id"),
+        Message.user_id == bindparam("p_user_id"),
+        Message.role == Role.user,
+        _allowed,
+    )
+    .cte("question")
+)
+_RESUBMIT = _accepted(_insert_run(_question, key=literal(None, Run.idempotency_key.type)))
+_RUN_FOR_KEY = (
+    select(*_NEW_RUN, Message.content)
+    .join_from(Run, Message, Message.id == Run.user_message_id)
+    .where(Run.user_id == bindparam("p_user_id"), Run.idempotency_key == bindparam("p_key"))
+)
+
+
+async def _accept(db: Database, statement: Select[Any], params: dict[str, Any], max_inflight: int) -> Any:
+    async with db.transaction() as conn:
+        await conn.execute(_LOCK_USER, {"p_user_id": params["p_user_id"]})
+        row = (
+            await conn.execute(statement, {**params, "window": INFLIGHT_WINDOW, "max_inflight": max_inflight})
+        ).one()
+    if row.id is None and row.inflight >= max_inflight:
+        raise RateLimited(f"Too many messages in flight ({row.inflight}); wait for an answer first.")
+    return row
+
+
+def _run(row: Any, **fields: Any) -> Run:
+    return Run(
+        **{name: row._mapping[name] for name in ("id", "conversation_id", "user_message_id", "created_at")},
+        **fields,
+    )
 
 
 async def submit_message(
@@ -87,80 +174,43 @@ async def submit_message(
         if existing is not None:
             return existing, False
     params = {
-        "user_id": user_id,
-        "window": INFLIGHT_WINDOW,
-        "max_inflight": max_inflight,
-        "conversation_id": request.conversation_id,
-        "content": request.message,
-        "key": idempotency_key,
+        "p_user_id": user_id,
+        "p_conversation_id": request.conversation_id,
+        "p_content": request.message,
+        "p_key": idempotency_key,
     }
     try:
-        row = await db.one(_SUBMIT, params)
-    except psycopg.errors.UniqueViolation:  # the same key raced in from another request
+        row = await _accept(db, _SUBMIT, params, max_inflight)
+    except IntegrityError:  # the same key raced in from another request
         existing = await _run_for_key(db, user_id=user_id, key=idempotency_key or "", request=request)
         if existing is None:
             raise
         return existing, False
-    assert row is not None
-    if row["id"] is None:
-        if row["inflight"] >= max_inflight:
-            raise RateLimited(f"Too many messages in flight ({row['inflight']}); wait for an answer first.")
+    if row.id is None:
         raise ConversationNotFound(request.conversation_id or 0)
     RUNS_ACCEPTED.inc()
-    return Run(user_id=user_id, idempotency_key=idempotency_key, **_without(row, "inflight")), True
+    return _run(row, user_id=user_id, idempotency_key=idempotency_key), True
 
 
 async def _run_for_key(db: Database, *, user_id: str, key: str, request: ChatRequest) -> Run | None:
-    row = await db.one(_RUN_FOR_KEY, {"user_id": user_id, "key": key})
+    row = await db.one(_RUN_FOR_KEY, {"p_user_id": user_id, "p_key": key})
     if row is None:
         return None
     if row["content"] != request.message or request.conversation_id not in (None, row["conversation_id"]):
         raise Conflict("This Idempotency-Key was already used with a different request.")
-    return Run(user_id=user_id, idempotency_key=key, **_without(row, "content"))
-
-
-def _without(row: dict[str, Any], name: str) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != name}
+    return Run(user_id=user_id, idempotency_key=key, **{k: v for k, v in row.items() if k != "content"})
 
 
 async def resubmit_message(
-    session: AsyncSession, *, user_id: str, conversation_id: int, message_id: int, max_inflight: int
+    db: Database, *, user_id: str, conversation_id: int, message_id: int, max_inflight: int
 ) -> Run:
     """A new run for a user message already in the conversation (ChatKit's retry). The caller enqueues."""
-    await check_inflight(session, user_id=user_id, max_inflight=max_inflight)
-    message = (
-        await session.exec(
-            select(Message).where(
-                Message.id == message_id,
-                Message.conversation_id == conversation_id,
-                Message.user_id == user_id,
-                Message.role == Role.user,
-            )
-        )
-    ).first()
-    if message is None:
+    params = {"p_user_id": user_id, "p_conversation_id": conversation_id, "p_message_id": message_id}
+    row = await _accept(db, _RESUBMIT, params, max_inflight)
+    if row.id is None:
         raise NotFound(f"Message {message_id} not found.")
-    run = Run(user_id=user_id, conversation_id=conversation_id, user_message_id=message_id)
-    session.add(run)
-    await session.commit()
     RUNS_ACCEPTED.inc()
-    return run
-
-
-async def check_inflight(session: AsyncSession, *, user_id: str, max_inflight: int) -> None:
-    inflight = (
-        await session.exec(
-            select(func.count())
-            .select_from(Run)
-            .where(
-                Run.user_id == user_id,
-                col(Run.status).in_([RunStatus.queued, RunStatus.running]),
-                Run.created_at > utcnow() - INFLIGHT_WINDOW,
-            )
-        )
-    ).one()
-    if inflight >= max_inflight:
-        raise RateLimited(f"Too many messages in flight ({inflight}); wait for an answer first.")
+    return _run(row, user_id=user_id)
 
 
 async def enqueue_after_commit(
@@ -206,14 +256,17 @@ async def wait_until_finished(
     return False
 
 
+RUN_STATUS = select(Run.status).where(Run.id == bindparam("run_id"))
+
+
 async def run_finished(db: Database, run_id: int) -> bool:
     """Whether the run is finished; a database blip while waiting is "not yet", not an error."""
     try:
-        row = await db.one("SELECT status FROM run WHERE id = %(run_id)s", {"run_id": run_id})
-    except psycopg.OperationalError as exc:
+        status = await db.scalar(RUN_STATUS, {"run_id": run_id})
+    except UNAVAILABLE as exc:
         log.warning("chat.wait.database_unavailable run_id=%s error=%r", run_id, exc)
         return False
-    return row is not None and row["status"] in FINISHED
+    return status in FINISHED
 
 
 def tool_call_public(call: ToolCall) -> dict[str, Any]:
@@ -229,22 +282,32 @@ def tool_call_public(call: ToolCall) -> dict[str, Any]:
 
 
 # The answer as the API returns it, tool calls in the order they were made, in one statement.
-_RESULT = """
-    SELECT r.id AS run_id, r.status, r.conversation_id, r.assistant_message_id AS message_id,
-           coalesce(a.content, '') AS response,
-           coalesce((SELECT json_agg(json_build_object(
-                       'id', t.id, 'name', t.name, 'arguments', t.arguments, 'result', t.result,
-                       'status', t.status, 'error', t.error, 'duration_ms', t.duration_ms) ORDER BY t.seq)
-                     FROM toolcall t WHERE t.run_id = r.id AND t.user_id = r.user_id), '[]') AS tool_calls
-    FROM run r LEFT JOIN message a ON a.id = r.assistant_message_id AND a.user_id = r.user_id
-    WHERE r.id = %(run_id)s AND r.user_id = %(user_id)s
-"""
+_call = func.json_build_object(
+    "id", ToolCall.id, "name", ToolCall.name, "arguments", ToolCall.arguments, "result", ToolCall.result,
+    "status", ToolCall.status, "error", ToolCall.error, "duration_ms", ToolCall.duration_ms,
+)  # fmt: skip
+_calls = (
+    select(func.json_agg(aggregate_order_by(_call, ToolCall.seq)))
+    .where(ToolCall.run_id == Run.id, ToolCall.user_id == Run.user_id)
+    .scalar_subquery()
+)
+_RESULT = (
+    select(
+        Run.id.label("run_id"),
+        Run.status,
+        Run.conversation_id,
+        Run.assistant_message_id.label("message_id"),
+        func.coalesce(Message.content, "").label("response"),
+        func.coalesce(_calls, func.json_build_array()).label("tool_calls"),
+    )
+    .outerjoin_from(Run, Message, (Message.id == Run.assistant_message_id) & (Message.user_id == Run.user_id))
+    .where(Run.id == bindparam("run_id"), Run.user_id == bindparam("p_user_id"))
+)
 
 
 async def chat_result(db: Database, *, run_id: int, user_id: str) -> dict[str, Any]:
-    row = await db.one(_RESULT, {"run_id": run_id, "user_id": user_id})
+    row = await db.one(_RESULT, {"run_id": run_id, "p_user_id": user_id})
     if row is None or row["status"] not in FINISHED or row["message_id"] is None:
         conversation = f" conversation {row['conversation_id']}" if row else " its conversation"
         raise RunTimeout(f"Run {run_id} has not finished yet; its answer will land in{conversation}.")
-    del row["status"]
-    return row
+    return {name: value for name, value in row.items() if name != "status"}

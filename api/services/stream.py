@@ -17,10 +17,10 @@ from typing import Any
 import redis.asyncio as aredis
 from sse_starlette import JSONServerSentEvent
 
-from api.services.chat import chat_result, run_finished
+from api.services.chat import RUN_STATUS, chat_result, run_finished
+from common.db import Database
 from common.events import TERMINAL, RunEvent, read_after
-from common.models import Run
-from common.pg import Database
+from common.models import Run, RunStatus
 
 log = logging.getLogger("taskchat.stream")
 FALLBACK_POLL_S = 1.0
@@ -114,7 +114,7 @@ class RunStream:
     async def _rebuild(self) -> AsyncIterator[JSONServerSentEvent]:
         """The run finished and Redis no longer has its events: rebuild them from Postgres. A client that
         resumes gets the final `done` (it carries the whole answer); a new reader gets the whole story."""
-        status = await self.db.one("SELECT status FROM run WHERE id = %(id)s", {"id": self.run_id})
+        status = await self.db.scalar(RUN_STATUS, {"run_id": self.run_id})
         result = await chat_result(self.db, run_id=self.run_id, user_id=self.user_id)
         number = self.sent
         if self.last_event_id is None:
@@ -134,7 +134,7 @@ class RunStream:
                     number := number + 1,
                 )
             yield self._sse("delta", {"text": result["response"]}, number := number + 1)
-        if status is not None and status["status"] == "failed":
+        if status == RunStatus.failed:
             yield self._sse("error", {"code": "run_failed", "message": result["response"]}, number + 1)
         else:
             yield self._sse("done", result, number + 1)

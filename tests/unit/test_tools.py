@@ -41,16 +41,16 @@ class TestHiddenUserId:
 
 class TestToolFailures:
     def test_an_unreachable_database_is_raised_so_the_run_is_retried(self) -> None:
-        import psycopg
         import pytest
         from agents.exceptions import AgentsException
+        from sqlalchemy.exc import OperationalError
 
         from worker.tools import tool_failure
 
-        down = psycopg.OperationalError("connection refused")
+        down = OperationalError("INSERT …", {}, ConnectionRefusedError("connection refused"))
         wrapped = AgentsException("Error invoking MCP tool add_task")
         wrapped.__cause__ = down
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(OperationalError):
             tool_failure(SimpleNamespace(), wrapped)
 
     def test_any_other_failure_is_told_to_the_model(self) -> None:
