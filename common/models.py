@@ -45,6 +45,16 @@ class Task(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class UserState(SQLModel, table=True):
+    """What taskchat keeps per user (users themselves live in Better Auth)."""
+
+    user_id: str = Field(primary_key=True, max_length=USER_ID_MAX)
+    # Runs queued or running, kept by the statements that create and finish them: a conditional
+    # increment caps them per user without a race (api/services/chat.py).
+    runs_in_flight: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Conversation(SQLModel, table=True):
     __table_args__ = (Index("ix_conversation_user_id_updated_at", "user_id", "updated_at"),)
 

@@ -1,13 +1,14 @@
-"""The five task operations, one statement each on the `Task` table, on a connection inside the caller's
-transaction (the caller commits). Every statement is scoped by `user_id`; another user's task is simply
-not found."""
+"""The task operations, one statement each on the `Task` table, on a connection inside the caller's
+transaction (`mcp_tools.ledger.apply`, which commits). They are synchronous: they run in SQLAlchemy's
+greenlet with the ledger row that records them. Every statement is scoped by `user_id`; another user's
+task is simply not found."""
 
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import bindparam, case, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from common.models import Task
 
@@ -81,35 +82,33 @@ _UPDATE = (
 )
 
 
-async def _one(
-    conn: AsyncConnection, statement: object, params: dict[str, object], task_id: int
-) -> TaskPublic:
-    row = (await conn.execute(statement, params)).first()  # type: ignore[call-overload]
+def _one(conn: Connection, statement: object, params: dict[str, object], task_id: int) -> TaskPublic:
+    row = (conn.execute(statement, params)).first()  # type: ignore[call-overload]
     if row is None:
         raise TaskNotFound(task_id)
     return TaskPublic.model_validate(row._mapping)
 
 
-async def add_task(conn: AsyncConnection, *, user_id: str, title: str, description: str | None) -> TaskPublic:
+def add_task(conn: Connection, *, user_id: str, title: str, description: str | None) -> TaskPublic:
     params = {"p_user_id": user_id, "p_title": title, "p_description": description or None}
-    return await _one(conn, _ADD, params, 0)
+    return _one(conn, _ADD, params, 0)
 
 
-async def list_tasks(conn: AsyncConnection, *, user_id: str, status: Status) -> TaskList:
-    rows = (await conn.execute(_LIST[status], {"p_user_id": user_id})).all()
+def list_tasks(conn: Connection, *, user_id: str, status: Status) -> TaskList:
+    rows = (conn.execute(_LIST[status], {"p_user_id": user_id})).all()
     return TaskList(tasks=[TaskPublic.model_validate(row._mapping) for row in rows])
 
 
-async def complete_task(conn: AsyncConnection, *, user_id: str, task_id: int) -> TaskPublic:
-    return await _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+def complete_task(conn: Connection, *, user_id: str, task_id: int) -> TaskPublic:
+    return _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
 
 
-async def delete_task(conn: AsyncConnection, *, user_id: str, task_id: int) -> TaskPublic:
-    return await _one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+def delete_task(conn: Connection, *, user_id: str, task_id: int) -> TaskPublic:
+    return _one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
 
 
-async def update_task(
-    conn: AsyncConnection, *, user_id: str, task_id: int, title: str | None, description: str | None
+def update_task(
+    conn: Connection, *, user_id: str, task_id: int, title: str | None, description: str | None
 ) -> TaskPublic:
     params = {"p_user_id": user_id, "p_task_id": task_id, "p_title": title, "p_description": description}
-    return await _one(conn, _UPDATE, params, task_id)
+    return _one(conn, _UPDATE, params, task_id)

@@ -21,7 +21,7 @@ from sqlalchemy import Interval, and_, bindparam, exists, func, insert, literal,
 
 from common import logs
 from common.db import UNAVAILABLE
-from common.models import UNFINISHED, Conversation, Message, Role, Run, RunStatus, utcnow
+from common.models import UNFINISHED, Conversation, Message, Role, Run, RunStatus, UserState, utcnow
 from worker import metrics
 from worker.history import history_items, turns_for, turns_json
 from worker.lease import LEASE
@@ -176,6 +176,14 @@ _answer = (
     .returning(Message.id)
     .cte("answer")
 )
+# Finishing gives the run's place under the user's in-flight cap back (api/services/chat.py).
+_given_back = (
+    update(UserState)
+    .where(UserState.user_id == select(_finished.c.user_id).scalar_subquery())
+    .values(runs_in_flight=func.greatest(UserState.runs_in_flight - 1, 0), updated_at=func.now())
+    .returning(UserState.user_id)
+    .cte("given_back")
+)
 _FINISH = (
     update(Conversation)
     .where(
@@ -183,6 +191,7 @@ _FINISH = (
     )
     .values(updated_at=func.now())
     .returning(Conversation.id)
+    .add_cte(_given_back)
 )
 
 

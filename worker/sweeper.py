@@ -11,10 +11,11 @@ import logging
 from datetime import timedelta
 
 import dramatiq
-from sqlalchemy import Interval, and_, bindparam, func, or_, select
+from sqlalchemy import Interval, and_, bindparam, func, or_, select, update
+from sqlmodel import col
 
 from common.jobs import run_chat_message
-from common.models import Run, RunStatus
+from common.models import UNFINISHED, Run, RunStatus, UserState
 from worker.runtime import Runtime
 
 log = logging.getLogger("taskchat.sweeper")
@@ -45,6 +46,24 @@ _STUCK = (
 )
 
 
+# A user's count of runs in flight is kept by the statements that create and finish runs; one that has
+# not changed for this long is recounted, so that no drift can lock a user out for good.
+RECOUNT_AFTER = timedelta(minutes=10)
+_RECOUNT = (
+    update(UserState)
+    .where(
+        UserState.runs_in_flight > 0,
+        UserState.updated_at < func.now() - bindparam("recount_after", type_=Interval()),
+    )
+    .values(
+        runs_in_flight=select(func.count())
+        .where(Run.user_id == UserState.user_id, col(Run.status).in_(UNFINISHED))
+        .scalar_subquery(),
+        updated_at=func.now(),
+    )
+)
+
+
 async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
     interval_ms = int(rt.settings.sweep_interval_s * 900)
     if not await rt.redis.set(f"{rt.settings.redis_prefix}:sweeper", "1", nx=True, px=interval_ms):
@@ -54,6 +73,7 @@ async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
         "running_grace": RUNNING_GRACE,
     }
     stuck = [row["id"] for row in await rt.db.all(_STUCK, params)]
+    await rt.db.execute(_RECOUNT, {"recount_after": RECOUNT_AFTER})
     for run_id in stuck:
         await asyncio.to_thread(broker.enqueue, run_chat_message(run_id))
     if stuck:

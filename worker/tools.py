@@ -21,7 +21,8 @@ from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
 from common.db import UNAVAILABLE
-from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_in_process, call_key, mcp
+from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_key
+from mcp_tools.server import call_in_process, mcp
 from worker.metrics import TOOL_CALLS
 
 META_USER_ID = "taskchat/user_id"  # consumed here, never sent to the server

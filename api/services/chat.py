@@ -5,11 +5,11 @@ the SQLModel tables, built once (`common.db`)."""
 import asyncio
 import logging
 import time
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Interval, bindparam, func, insert, literal, select, true, union_all, update
+from sqlalchemy import Integer, bindparam, exists, func, insert, literal, or_, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlmodel import col
@@ -21,13 +21,11 @@ from common.db import UNAVAILABLE, Database
 from common.errors import Conflict, ConversationNotFound, NotFound, RateLimited, RunTimeout, Unavailable
 from common.events import TERMINAL, RunEvent
 from common.jobs import RunQueue, run_chat_message
-from common.models import FINISHED, UNFINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall
+from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall, UserState
 
 log = logging.getLogger("taskchat.chat")
 DB_POLL_S = 1.0
 DB_POLL_MAX_S = 8.0
-# Runs older than this no longer count against the in-flight cap (they are the sweeper's business).
-INFLIGHT_WINDOW = timedelta(minutes=10)
 # A conversation's first user message (its preview or default title), for queries over conversations.
 FIRST_USER_MESSAGE = (
     select(Message.content)
@@ -41,29 +39,34 @@ FIRST_USER_MESSAGE = (
 # Parameters of INSERT and UPDATE statements are named p_*: SQLAlchemy reserves a table's column names for
 # the VALUES or SET clause it derives from the parameters.
 #
-# Every new run of a user passes the in-flight cap in one transaction that first takes the user's
-# advisory lock: the count and the insert that follows it are then not raced by the user's other
-# requests (at READ COMMITTED a single statement would count on a snapshot taken before the lock).
-_LOCK_USER = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("p_user_id"), 0)))
-_inflight = (
-    select(func.count().label("n"))
-    .where(
-        Run.user_id == bindparam("p_user_id"),
-        col(Run.status).in_(UNFINISHED),
-        Run.created_at > func.now() - bindparam("window", type_=Interval()),
+# Every new run takes a place under the user's in-flight cap in the statement that creates it: an upsert
+# of the user's counter that increments only below the cap. Concurrent requests of one user queue on that
+# row and each re-checks the cap against the count the one before it left, so the cap holds without a
+# transaction of several statements. Finishing a run gives its place back (worker/run.py).
+_user_id = bindparam("p_user_id", type_=UserState.user_id.type)
+_upsert = pg_insert(UserState)
+
+
+def _take_place(allowed: Any) -> Any:
+    """The user's counter after taking a place, if `allowed` (a query that gives a row) and under the cap."""
+    statement = _upsert.from_select(
+        ["user_id", "runs_in_flight", "updated_at"], select(_user_id, literal(1), func.now()).where(allowed)
+    ).on_conflict_do_update(
+        index_elements=[UserState.user_id],
+        set_={"runs_in_flight": UserState.runs_in_flight + 1, "updated_at": func.now()},
+        where=UserState.runs_in_flight < bindparam("max_inflight"),
     )
-    .cte("inflight")
-)
-_allowed = select(_inflight.c.n < bindparam("max_inflight")).scalar_subquery()
+    return statement.returning(UserState.runs_in_flight).cte("place")
+
+
 _NEW_RUN = [Run.id, Run.conversation_id, Run.user_message_id, Run.created_at]
 
 
-def _accepted(new_run: Any) -> Select[Any]:
-    """The in-flight count, and the new run if the cap allowed it (no row if it did not)."""
+def _accepted(new_run: Any, allowed: Any) -> Select[Any]:
+    """Whether the request was allowed (the conversation or message is the user's), and the new run if
+    it was created (no run if the cap refused it)."""
     one = select(literal(1).label("one")).subquery("one")
-    return select(_inflight.c.n.label("inflight"), *new_run.c).select_from(
-        one.outerjoin(new_run, true()).join(_inflight, true())
-    )
+    return select(allowed.label("allowed"), *new_run.c).select_from(one.outerjoin(new_run, true()))
 
 
 def _insert_run(source: Any, *, key: Any) -> Any:
@@ -73,7 +76,7 @@ def _insert_run(source: Any, *, key: Any) -> Any:
             ["user_id", "conversation_id", "user_message_id", "status", "attempts", "idempotency_key"]
             + ["created_at"],
             select(
-                bindparam("p_user_id"),
+                _user_id,
                 source.c.conversation_id,
                 source.c.id,
                 literal(RunStatus.queued.value),
@@ -87,11 +90,24 @@ def _insert_run(source: Any, *, key: Any) -> Any:
     )
 
 
-# A new turn: the conversation (this user's, or a new one), the user message and the queued run.
+# A new turn: a place under the cap, the conversation (this user's, or a new one), the user message and the
+# queued run.
 _conversation_id = bindparam("p_conversation_id", type_=Integer)
+_conversation_is_mine = (
+    select(literal(1))
+    .where(
+        or_(
+            _conversation_id.is_(None),
+            exists().where(Conversation.id == _conversation_id, Conversation.user_id == _user_id),
+        )
+    )
+    .exists()
+)
+_place = _take_place(_conversation_is_mine)
+_placed = exists(select(_place.c.runs_in_flight))
 _existing = (
     update(Conversation)
-    .where(Conversation.id == _conversation_id, Conversation.user_id == bindparam("p_user_id"), _allowed)
+    .where(Conversation.id == _conversation_id, Conversation.user_id == _user_id, _placed)
     .values(updated_at=func.now())
     .returning(Conversation.id)
     .cte("existing")
@@ -100,7 +116,7 @@ _created = (
     insert(Conversation)
     .from_select(
         ["user_id", "created_at", "updated_at"],
-        select(bindparam("p_user_id"), func.now(), func.now()).where(_conversation_id.is_(None), _allowed),
+        select(_user_id, func.now(), func.now()).where(_conversation_id.is_(None), _placed),
     )
     .returning(Conversation.id)
     .cte("created")
@@ -111,7 +127,7 @@ _new_message = (
     .from_select(
         ["user_id", "conversation_id", "role", "content", "created_at"],
         select(
-            bindparam("p_user_id"),
+            _user_id,
             _target.c.id,
             literal(Role.user.value),
             bindparam("p_content", type_=Message.content.type),
@@ -121,43 +137,41 @@ _new_message = (
     .returning(Message.id, Message.conversation_id)
     .cte("new_message")
 )
-_SUBMIT = _accepted(_insert_run(_new_message, key=bindparam("p_key", type_=Run.idempotency_key.type)))
+_SUBMIT = _accepted(
+    _insert_run(_new_message, key=bindparam("p_key", type_=Run.idempotency_key.type)), _conversation_is_mine
+)
 # A new run for a user message already in the conversation (ChatKit's retry).
+_question_filter = (
+    Message.id == bindparam("p_message_id"),
+    Message.conversation_id == bindparam("p_conversation_id"),
+    Message.user_id == _user_id,
+    Message.role == Role.user,
+)
+_question_is_mine = select(Message.id).where(*_question_filter).exists()
+_retry_place = _take_place(_question_is_mine)
 _question = (
     select(Message.id, Message.conversation_id)
-    .where(
-        Message.id == bindparam("p_message_id"),
-        Message.conversation_id == bindparam("p_conversation_id"),
-        Message.user_id == bindparam("p_user_id"),
-        Message.role == Role.user,
-        _allowed,
-    )
+    .where(*_question_filter, exists(select(_retry_place.c.runs_in_flight)))
     .cte("question")
 )
-_RESUBMIT = _accepted(_insert_run(_question, key=literal(None, Run.idempotency_key.type)))
+_RESUBMIT = _accepted(_insert_run(_question, key=literal(None, Run.idempotency_key.type)), _question_is_mine)
 _RUN_FOR_KEY = (
     select(*_NEW_RUN, Message.content)
     .join_from(Run, Message, Message.id == Run.user_message_id)
-    .where(Run.user_id == bindparam("p_user_id"), Run.idempotency_key == bindparam("p_key"))
+    .where(Run.user_id == _user_id, Run.idempotency_key == bindparam("p_key"))
 )
 
 
 async def _accept(db: Database, statement: Select[Any], params: dict[str, Any], max_inflight: int) -> Any:
-    async with db.transaction() as conn:
-        await conn.execute(_LOCK_USER, {"p_user_id": params["p_user_id"]})
-        row = (
-            await conn.execute(statement, {**params, "window": INFLIGHT_WINDOW, "max_inflight": max_inflight})
-        ).one()
-    if row.id is None and row.inflight >= max_inflight:
-        raise RateLimited(f"Too many messages in flight ({row.inflight}); wait for an answer first.")
+    row = await db.one(statement, {**params, "max_inflight": max_inflight})
+    assert row is not None
+    if row["id"] is None and row["allowed"]:
+        raise RateLimited(f"Too many messages in flight (at most {max_inflight}); wait for an answer first.")
     return row
 
 
 def _run(row: Any, **fields: Any) -> Run:
-    return Run(
-        **{name: row._mapping[name] for name in ("id", "conversation_id", "user_message_id", "created_at")},
-        **fields,
-    )
+    return Run(**{column.name: row[column.name] for column in _NEW_RUN}, **fields)
 
 
 async def submit_message(
@@ -186,7 +200,7 @@ async def submit_message(
         if existing is None:
             raise
         return existing, False
-    if row.id is None:
+    if row["id"] is None:
         raise ConversationNotFound(request.conversation_id or 0)
     RUNS_ACCEPTED.inc()
     return _run(row, user_id=user_id, idempotency_key=idempotency_key), True
@@ -207,7 +221,7 @@ async def resubmit_message(
     """A new run for a user message already in the conversation (ChatKit's retry). The caller enqueues."""
     params = {"p_user_id": user_id, "p_conversation_id": conversation_id, "p_message_id": message_id}
     row = await _accept(db, _RESUBMIT, params, max_inflight)
-    if row.id is None:
+    if row["id"] is None:
         raise NotFound(f"Message {message_id} not found.")
     RUNS_ACCEPTED.inc()
     return _run(row, user_id=user_id)

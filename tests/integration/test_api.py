@@ -5,7 +5,7 @@ import pytest
 from sqlmodel import col, select
 
 from common.devkeys import mint_token
-from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall
+from common.models import Conversation, Message, Role, Run, RunStatus, Task, ToolCall, UserState
 
 
 async def chat(http, user_id, auth, message, conversation_id=None, **headers):
@@ -210,6 +210,8 @@ class TestErrors:
                         status=RunStatus.running,
                     )
                 )
+            # Runs take their places in the statement that creates them; these were written directly.
+            s.add(UserState(user_id=user_id, runs_in_flight=settings.max_inflight_runs_per_user))
             await s.commit()
         response = await chat(http, user_id, auth, "one more")
         assert response.status_code == 429 and response.headers["retry-after"]

@@ -69,3 +69,48 @@ class TestInflightCap:
             await resubmit_message(
                 db, user_id="someone-else", conversation_id=1, message_id=1, max_inflight=CAP
             )
+
+
+class TestPlacesComeBack:
+    async def test_an_answered_run_gives_its_place_back(self, settings, db, sessions, user_id) -> None:
+        from worker.run import run_chat_job
+        from worker.runtime import Runtime
+
+        for n in range(CAP):
+            assert await _submit(db, user_id, f"add task {n}")
+        assert not await _submit(db, user_id, "one too many")
+        rt = await Runtime.create(settings)
+        try:
+            async with sessions() as s:
+                first = (
+                    await s.exec(select(Run).where(Run.user_id == user_id).order_by(col(Run.id)))
+                ).first()
+            await run_chat_job(rt, first.id)
+        finally:
+            await rt.close()
+        assert await _in_flight(sessions, user_id) == CAP - 1
+        assert await _submit(db, user_id, "now there is room")
+        assert not await _submit(db, user_id, "but only for one")
+
+    async def test_the_sweeper_recounts_a_count_that_drifted(self, settings, db, sessions, user_id) -> None:
+        from datetime import timedelta
+
+        from common.models import UserState, utcnow
+        from worker.sweeper import _RECOUNT, RECOUNT_AFTER
+
+        assert await _submit(db, user_id, "add milk")
+        async with sessions() as s:  # drift: the count says the cap is full, one run is in flight
+            state = await s.get(UserState, user_id)
+            state.runs_in_flight, state.updated_at = CAP, utcnow() - RECOUNT_AFTER - timedelta(seconds=1)
+            await s.commit()
+        assert not await _submit(db, user_id, "refused while the count is wrong")
+        await db.execute(_RECOUNT, {"recount_after": RECOUNT_AFTER})
+        assert await _in_flight(sessions, user_id) == 1
+        assert await _submit(db, user_id, "accepted after the recount")
+
+
+async def _in_flight(sessions, user_id: str) -> int:
+    from common.models import UserState
+
+    async with sessions() as s:
+        return (await s.get(UserState, user_id)).runs_in_flight

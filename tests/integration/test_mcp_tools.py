@@ -5,7 +5,8 @@ from fastmcp import Client
 from sqlmodel import select
 
 from common.models import Conversation, Message, Role, Run, Task, ToolCall
-from mcp_tools.server import META_CALL_KEY, META_REPLAY, META_RUN_ID, mcp
+from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID
+from mcp_tools.server import mcp
 
 
 @pytest.fixture

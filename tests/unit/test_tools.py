@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from mcp_tools.server import META_CALL_KEY, META_RUN_ID
+from mcp_tools.ledger import META_CALL_KEY, META_RUN_ID
 from worker.tools import META_USER_ID, RunContext, _without_user_id, resolve_meta
 
 
