@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("file")
     evaluate.add_argument("--url", default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"))
     evaluate.add_argument(
-        "--mcp-url", default=None, help="use a standalone MCP server (needs MCP_SERVICE_TOKEN)"
+        "--mcp-url",
+        default=os.environ.get("MCP_URL"),
+        help="reach the tools through this MCP server (env MCP_URL; needs MCP_SERVICE_TOKEN) instead of "
+        "in-process on DATABASE_URL",
     )
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.add_argument("--min-accuracy", type=float, default=0.0, help="exit 1 below this (0..1)")

@@ -239,6 +239,8 @@ def _banner(
     mcp_token: str | None,
     embedded: list[str],
 ) -> str:
+    from sqlalchemy import make_url
+
     from common.devkeys import mint_token
 
     token = mint_token(settings, "demo")
@@ -256,6 +258,8 @@ def _banner(
         lines.append(f"  MCP server      {mcp_url}   (bearer token: {mcp_token})")
     lines += [
         f"  worker metrics  {metrics_url}",
+        f"  database        {make_url(settings.database_url).render_as_string()}",
+        f"  redis           {settings.redis_url}",
         "",
         "Try it in another terminal:",
         f"  export TASKCHAT_URL={api_url} TASKCHAT_USER=demo TASKCHAT_TOKEN={token}",
