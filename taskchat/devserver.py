@@ -230,6 +230,13 @@ def run(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _shown(database_url: str) -> str:
+    from sqlalchemy import make_url
+
+    url = make_url(database_url)
+    return url.render_as_string() if url.password else database_url  # the embedded one has none
+
+
 def _banner(
     settings: Settings,
     *,
@@ -239,8 +246,6 @@ def _banner(
     mcp_token: str | None,
     embedded: list[str],
 ) -> str:
-    from sqlalchemy import make_url
-
     from common.devkeys import mint_token
 
     token = mint_token(settings, "demo")
@@ -258,7 +263,7 @@ def _banner(
         lines.append(f"  MCP server      {mcp_url}   (bearer token: {mcp_token})")
     lines += [
         f"  worker metrics  {metrics_url}",
-        f"  database        {make_url(settings.database_url).render_as_string()}",
+        f"  database        {_shown(settings.database_url)}",
         f"  redis           {settings.redis_url}",
         "",
         "Try it in another terminal:",
