@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 
 from api.auth import TokenVerifier
 from api.listener import RunListener
-from api.middleware import BodyLimit, OriginGuard
+from api.middleware import BodyLimit, OriginGuard, error
 from api.observability import WAITING, MetricsMiddleware, RequestIdMiddleware
 from api.routes import chat, conversations, health
 from api.routes import page as chat_page
@@ -45,8 +45,28 @@ STATUS_CODES = {
 }
 
 
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+def _explain(request: Request, exc: RequestValidationError) -> str:
+    """What is wrong with the request, in words: where JSON breaks, which header to send, which field."""
+    problems = exc.errors()
+    for e in problems:
+        if e.get("type") == "json_invalid":
+            doc = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else str(exc.body or "")
+            at = e["loc"][-1] if isinstance(e["loc"][-1], int) else 0
+            line, column = doc.count("\n", 0, at) + 1, at - doc.rfind("\n", 0, at)
+            reason = e.get("ctx", {}).get("error", "invalid JSON")
+            return f"The request body is not valid JSON: {reason} at line {line}, column {column}."
+        if tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes):
+            # FastAPI parses JSON only when the Content-Type says so; anything else arrives as raw bytes.
+            sent = request.headers.get("content-type")
+            said = f"it said {sent!r}" if sent else "it had none"
+            return f"Send the body as JSON, with the header Content-Type: application/json ({said})."
+        if tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing":
+            return "The request body is empty; send a JSON object."
+    messages = []
+    for e in problems:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        messages.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
+    return "; ".join(messages)[:1000] or "Invalid request."
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -97,18 +117,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-            problems.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
-        return error(422, "validation_error", "; ".join(problems)[:1000] or "Invalid request.")
+        return error(422, "validation_error", _explain(request, exc))
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # FastAPI's "error parsing the body" (invalid UTF-8, nesting too deep for the parser, a number
             # with too many digits): an invalid body like any other invalid JSON, so 422.
-            return error(422, "validation_error", "The request body is not valid JSON.")
+            reason = "it nests too deeply" if isinstance(exc.__cause__, RecursionError) else exc.__cause__
+            return error(422, "validation_error", f"The request body is not valid JSON: {reason}."[:500])
         return error(
             exc.status_code,
             STATUS_CODES.get(exc.status_code, "error"),

@@ -1,21 +1,17 @@
 """Pure ASGI guards that answer before any work is done."""
 
-import json
-
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-async def send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Every error the API answers, from a handler or a guard: `{"error": {"code", "message"}}`."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def too_large(max_bytes: int) -> str:
+    return f"The request body is larger than {max_bytes} bytes, this API's limit."
 
 
 class OriginGuard:
@@ -31,7 +27,11 @@ class OriginGuard:
             headers = dict(scope["headers"])
             origin = headers.get(b"origin")
             if origin is not None and not self._allowed(origin.decode("latin-1"), scope, headers):
-                await send_error(send, 403, "origin_not_allowed", "This origin is not allowed.")
+                message = (
+                    f"Browser requests from {origin.decode('latin-1')[:200]} are not allowed: the API's "
+                    "ALLOWED_ORIGINS does not list that origin."
+                )
+                await error(403, "origin_not_allowed", message)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -56,9 +56,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await send_error(
-                send, 413, "payload_too_large", f"The request body exceeds {self.max_bytes} bytes."
-            )
+            await error(413, "payload_too_large", too_large(self.max_bytes))(scope, receive, send)
             return
         received = 0
 
@@ -73,8 +71,8 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge as exc:
-            await send_error(send, 413, "payload_too_large", str(exc.detail))
+        except _TooLarge:
+            await error(413, "payload_too_large", too_large(self.max_bytes))(scope, receive, send)
 
 
 class _TooLarge(HTTPException):
@@ -82,4 +80,4 @@ class _TooLarge(HTTPException):
     400) and the app's handler renders the 413."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"The request body exceeds {max_bytes} bytes.")
+        super().__init__(413, too_large(max_bytes))

@@ -57,7 +57,8 @@ class ConsoleFormatter(logging.Formatter):
 
 
 def configure(*, level: str | None = None, json_format: bool | None = None) -> None:
-    """LOG_FORMAT=json|console (json unless a terminal is attached), LOG_LEVEL=INFO by default."""
+    """LOG_FORMAT=json|console (json unless a terminal is attached). LOG_LEVEL (INFO by default) is the
+    level of taskchat's own loggers; libraries log WARNING and above, everything at LOG_LEVEL=DEBUG."""
     if json_format is None:
         json_format = os.environ.get("LOG_FORMAT", "json" if not sys.stderr.isatty() else "console") == "json"
     handler = logging.StreamHandler()
@@ -65,6 +66,10 @@ def configure(*, level: str | None = None, json_format: bool | None = None) -> N
     handler.addFilter(_WithContext())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    own = logging.getLevelName((level or os.environ.get("LOG_LEVEL", "INFO")).upper())
+    if not isinstance(own, int):
+        own = logging.INFO
+    root.setLevel(own if own <= logging.DEBUG else max(own, logging.WARNING))
+    logging.getLogger("taskchat").setLevel(own)
     for noisy in ("httpx", "httpx2", "openai", "mcp", "fastmcp", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

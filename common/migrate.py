@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import literal, select
+from sqlalchemy import literal, make_url, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -43,6 +43,16 @@ def wait_for_database(database_url: str, *, timeout_s: float = 60.0) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def unreachable(database_url: str, *, timeout_s: float) -> str | None:
+    """Why the database cannot be used, in one line, or None once it answers (retried up to timeout_s)."""
+    try:
+        wait_for_database(database_url, timeout_s=timeout_s)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        return f"cannot reach the database at {make_url(database_url).render_as_string()}: {reason}"
+    return None
 
 
 def upgrade(settings: Settings) -> None:

@@ -10,6 +10,10 @@ from typing import Any
 import httpx2
 
 
+class Refused(Exception):
+    """The server answered, but not with what a chat needs; the message says why in one line."""
+
+
 def run(args: argparse.Namespace) -> None:
     token = args.token
     if not token:
@@ -18,25 +22,58 @@ def run(args: argparse.Namespace) -> None:
 
         token = mint_token(get_settings(), args.user)
     conversation_id = None
-    print(f"taskchat — chatting as {args.user} on {args.url}. Empty line or Ctrl-D quits.")
-    with httpx2.Client(base_url=args.url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
-        while True:
-            try:
-                line = input("you> ").strip()
-            except (EOFError, KeyboardInterrupt):
-                print()
-                break
-            if not line:
-                break
-            conversation_id = _turn(http, args.user, line, conversation_id)
+    try:
+        with httpx2.Client(
+            base_url=args.url, headers={"Authorization": f"Bearer {token}"}, timeout=300
+        ) as http:
+            # Token and address are checked before the first prompt, not after the first message.
+            _check(http.get(f"/api/{args.user}/conversations", params={"limit": 1}))
+            print(f"taskchat — chatting as {args.user} on {args.url}. Empty line or Ctrl-D quits.")
+            while True:
+                try:
+                    line = input("you> ").strip()
+                except (EOFError, KeyboardInterrupt):
+                    print()
+                    break
+                if not line:
+                    break
+                conversation_id = _turn(http, args.user, line, conversation_id)
+    except httpx2.TransportError as exc:
+        reason = str(exc) or type(exc).__name__
+        sys.exit(f"taskchat chat: cannot reach {args.url} ({reason}); is taskchat running there? (--url)")
+    except Refused as exc:
+        sys.exit(f"taskchat chat: {exc}")
+
+
+def _check(response: httpx2.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        message = response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = response.reason_phrase
+    if response.status_code == 401:
+        raise Refused(
+            f"the server refused the token: {message} Use the one `taskchat dev` printed (--token or "
+            "TASKCHAT_TOKEN)."
+        )
+    if response.status_code == 403:
+        raise Refused(f"{message} (--user must be the token's user.)")
+    raise Refused(f"{response.status_code} from {response.url}: {message}")
 
 
 def _turn(http: httpx2.Client, user: str, message: str, conversation_id: int | None) -> int | None:
     headers = {"Accept": "text/event-stream", "Idempotency-Key": uuid.uuid4().hex}
     body = {"message": message, "conversation_id": conversation_id}
     with http.stream("POST", f"/api/{user}/chat", json=body, headers=headers) as response:
+        if response.status_code in (401, 403):
+            response.read()
+            _check(response)
         if response.status_code != 200:
-            error = json.loads(response.read() or b"{}").get("error", {})
+            try:
+                error = json.loads(response.read()).get("error", {})
+            except ValueError:
+                error = {}
             print(
                 f"error {response.status_code}: {error.get('message', response.reason_phrase)}",
                 file=sys.stderr,

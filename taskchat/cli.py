@@ -1,6 +1,7 @@
 """`taskchat`: the command line (DESIGN.md §8)."""
 
 import argparse
+import logging
 import os
 import sys
 
@@ -16,8 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     dev = commands.add_parser(
         "dev", help="run everything on this machine (embedded Postgres and Redis if unset)"
     )
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--host", default="127.0.0.1", help="address the API (and MCP server) listen on")
+    dev.add_argument("--port", type=int, default=8000, help="the API's port")
+    dev.add_argument(
+        "--mcp", action="store_true", help="also run the standalone MCP server, with a fresh service token"
+    )
+    dev.add_argument("--mcp-port", type=int, help="the MCP server's port (default: the API's port + 1)")
 
     api = commands.add_parser("api", help="run the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
@@ -30,7 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     # default is hundreds: an idle thread costs a wake-up every 5 s and a few kB.
     worker.add_argument("--threads", type=int, default=512, help="runs in flight per process")
     worker.add_argument(
-        "--metrics-port", type=int, default=9191, help="Prometheus metrics of this host's workers"
+        "--metrics-port",
+        type=int,
+        default=9191,
+        help="port of the Prometheus metrics of this host's workers (0: pick a free one and print it)",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the metrics listen on (default %(default)s; 0.0.0.0 opens them to other machines)",
     )
 
     mcp = commands.add_parser("mcp", help="run the MCP task server standalone")
@@ -44,16 +57,36 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("user_id")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds")
 
-    chat = commands.add_parser("chat", help="a terminal chat client")
-    chat.add_argument("--url", default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"))
-    chat.add_argument("--user", default=os.environ.get("TASKCHAT_USER", "me"))
-    chat.add_argument("--token", default=os.environ.get("TASKCHAT_TOKEN"))
+    chat = commands.add_parser(
+        "chat",
+        help="a terminal chat client",
+        description="Chat with a running taskchat API in the terminal; answers stream as they are written.",
+    )
+    chat.add_argument(
+        "--url",
+        default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"),
+        help="the API to talk to (env TASKCHAT_URL; default %(default)s)",
+    )
+    chat.add_argument(
+        "--user",
+        default=os.environ.get("TASKCHAT_USER", "me"),
+        help="the user id to chat as, the token's user (env TASKCHAT_USER; default %(default)s)",
+    )
+    chat.add_argument(
+        "--token",
+        default=os.environ.get("TASKCHAT_TOKEN"),
+        help="a bearer JWT (env TASKCHAT_TOKEN); without one, a development token is minted from the "
+        "local key set in TASKCHAT_HOME, as `taskchat token USER` does",
+    )
 
     evaluate = commands.add_parser("eval", help="run a command corpus against a running stack")
     evaluate.add_argument("file")
     evaluate.add_argument("--url", default=os.environ.get("TASKCHAT_URL", "http://127.0.0.1:8000"))
     evaluate.add_argument(
-        "--mcp-url", default=None, help="use a standalone MCP server (needs MCP_SERVICE_TOKEN)"
+        "--mcp-url",
+        default=os.environ.get("MCP_URL"),
+        help="reach the tools through this MCP server (env MCP_URL; needs MCP_SERVICE_TOKEN) instead of "
+        "in-process on DATABASE_URL",
     )
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.add_argument("--min-accuracy", type=float, default=0.0, help="exit 1 below this (0..1)")
@@ -112,16 +145,20 @@ def _worker(args: argparse.Namespace) -> None:
     import shutil
     import tempfile
 
-    # Worker processes write their metrics to one directory that Dramatiq's exposition server reads;
-    # both read these variables when they are imported, so they are set first.
-    metrics_dir = os.path.join(tempfile.gettempdir(), f"taskchat-worker-metrics-{args.metrics_port}")
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    os.makedirs(metrics_dir)
+    metrics_port = args.metrics_port or free_port(args.metrics_host)
+    if not args.metrics_port:
+        logging.getLogger("taskchat.worker").info(
+            "worker metrics at http://%s/metrics", _host_port(args.metrics_host, metrics_port)
+        )
+    # Worker processes write their metrics to a directory of their own that Dramatiq's exposition server
+    # reads; both read these variables when they are imported, so they are set first.
+    metrics_dir = tempfile.mkdtemp(prefix="taskchat-worker-metrics-")
     os.environ.update(
         {
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
             "dramatiq_prom_db": metrics_dir,
-            "dramatiq_prom_port": str(args.metrics_port),
+            "dramatiq_prom_host": args.metrics_host,
+            "dramatiq_prom_port": str(metrics_port),
             # An idle worker thread wakes every worker timeout (Dramatiq's 1 s) to see whether it should
             # stop, and each wake-up takes the GIL from the runs in flight: with 512 threads, 5 s makes
             # a shutdown up to 5 s longer. Consumers keep polling at 1 s (common/jobs.py).
@@ -134,21 +171,45 @@ def _worker(args: argparse.Namespace) -> None:
     dramatiq_args = make_argument_parser().parse_args(
         ["worker.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
     )
-    sys.exit(dramatiq_main(dramatiq_args))
+    try:
+        code = dramatiq_main(dramatiq_args)
+    finally:  # only here: Dramatiq's forked worker processes end in os._exit, never unwinding to this frame
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    sys.exit(code)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _host_port(host: str, port: int) -> str:
+    """`host:port` as a URL writes it, with a wildcard address replaced by the loopback one."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _mcp(args: argparse.Namespace) -> None:
     from common.db import Database
+    from common.migrate import unreachable
     from common.settings import get_settings
-    from mcp_tools import server
 
     settings = get_settings()
+    if args.transport == "http" and not settings.mcp_service_token:
+        sys.exit("taskchat mcp --transport http needs MCP_SERVICE_TOKEN")
+    # Every tool call needs the database: without it, fail now, not as "Internal server error" per call.
+    if problem := unreachable(settings.database_url, timeout_s=10):
+        sys.exit(f"taskchat mcp: {problem}")
+    from mcp_tools import server
+
     server.bind_database(Database(settings))  # connects on first use
     if args.transport == "stdio":
         server.mcp.run(transport="stdio", show_banner=False)
         return
-    if not settings.mcp_service_token:
-        sys.exit("taskchat mcp --transport http needs MCP_SERVICE_TOKEN")
+    assert settings.mcp_service_token is not None
     import uvicorn
 
     app = server.ServiceTokenAuth(server.mcp.http_app(path="/mcp"), settings.mcp_service_token)

@@ -95,3 +95,38 @@ async def test_chat_streams_the_answer_with_tool_activity_and_survives_a_reload(
         assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == [
             "Buy milk"
         ]
+
+
+MEASURE = """() => { const input = document.getElementById("input");
+    return {page: document.documentElement.scrollWidth, hint: input.scrollHeight - input.clientHeight,
+            send: document.getElementById("send").getBoundingClientRect().right}; }"""
+
+
+async def test_a_phone_sized_screen_shows_the_whole_page(browser, slow_stack, user_id, tmp_path) -> None:
+    """390 px wide (a current phone): nothing scrolls sideways, the input's hint shows whole, and a chat
+    with its tool activity fits the width."""
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    await page.goto(f"{slow_stack}/")
+    await page.fill("#dev-user", user_id)
+    await page.click("#get-token")
+    await expect(page.locator("#who")).to_have_text(user_id)
+
+    empty = await page.evaluate(MEASURE)
+    # Chromium counts the wrapped placeholder in scrollHeight: a positive difference means a cut-off hint.
+    assert empty == {"page": 390, "hint": 0, "send": empty["send"]} and empty["send"] <= 390, empty
+
+    await page.fill("#input", "add a task to call the plumber about the leaking kitchen tap tomorrow")
+    await page.press("#input", "Enter")
+    answer = page.locator(".msg.assistant")
+    await expect(answer).not_to_have_class(re.compile("streaming"), timeout=15_000)
+    await expect(answer.locator('.tool[data-name="add_task"]')).to_have_attribute("data-status", "ok")
+    after = await page.evaluate(MEASURE)
+    assert after["page"] == 390 and after["hint"] == 0 and after["send"] <= 390, after
+    boxes = await page.evaluate(
+        """() => [...document.querySelectorAll(".msg, .tool, .msg .text")]
+                   .map((node) => node.getBoundingClientRect().right)"""
+    )
+    assert boxes and max(boxes) <= 390, boxes
+    await page.screenshot(path=tmp_path / "chat-390.png")  # kept with the test's temp files, to look at

@@ -74,3 +74,48 @@ async def test_metrics_and_request_ids(settings, tmp_path, user_id) -> None:
     assert {"chat.run.started attempt=1", "chat.run.succeeded"} <= {line["event"] for line in run_lines}
     assert all(line["user_id"] == user_id for line in run_lines if "conversation_id" in line)
     assert "water the plants" not in (tmp_path / "worker.log").read_text().lower()  # no content in logs
+
+
+def test_worker_metrics_listen_on_loopback_on_a_free_port_and_leave_no_folder(settings, tmp_path) -> None:
+    import os
+    import re
+    import time
+
+    import psutil
+
+    scratch = tmp_path / "tmp"  # the worker's temp folder: its metrics folder goes here
+    scratch.mkdir()
+    env = {
+        **os.environ,
+        "REDIS_PREFIX": f"{settings.redis_prefix}-m{uuid.uuid4().hex[:6]}",
+        "LOG_FORMAT": "json",
+        "TMPDIR": str(scratch),
+    }
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "taskchat.cli", "worker", "--threads", "4", "--metrics-port", "0"],
+            env=env,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (
+            found := re.search(r"worker metrics at http://127\.0\.0\.1:(\d+)/metrics", log_path.read_text())
+        ):
+            assert worker.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        port = int(found.group(1))
+        wait_for_http(f"http://127.0.0.1:{port}/metrics")
+        assert "taskchat_runs_in_progress 0.0" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        listening = [
+            c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port
+        ]
+        assert listening == ["127.0.0.1"]
+        (folder,) = scratch.iterdir()
+        assert folder.name.startswith("taskchat-worker-metrics-") and any(folder.iterdir())
+    finally:
+        stop(worker)
+    assert worker.returncode == 0
+    assert list(scratch.iterdir()) == []

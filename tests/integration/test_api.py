@@ -1,6 +1,8 @@
 """The HTTP contract (DESIGN.md §4) against a real uvicorn server and a real Dramatiq worker on the
 machine's PostgreSQL and Redis."""
 
+import json
+
 import pytest
 from sqlmodel import col, select
 
@@ -215,6 +217,74 @@ class TestErrors:
             await s.commit()
         response = await chat(http, user_id, auth, "one more")
         assert response.status_code == 429 and response.headers["retry-after"]
+
+
+class TestErrorMessages:
+    """Each error says what is wrong in words a person can act on, in one shape and one rendering."""
+
+    @staticmethod
+    def rendered(code: str, message: str) -> bytes:
+        return json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":")).encode()
+
+    @pytest.mark.parametrize(
+        ("raw", "line"),
+        [
+            (b'{"message": "hi",}', 1),
+            (b'{\n  "message": "hi"\n  "conversation_id": 3\n}', 3),
+            (b"{not json", 1),
+        ],
+    )
+    async def test_invalid_json_says_where_and_why(self, http, user_id, auth, raw, line) -> None:
+        with pytest.raises(json.JSONDecodeError) as parsed:  # the reason in this Python's own words
+            json.loads(raw)
+        assert parsed.value.lineno == line
+        response = await http.post(
+            f"/api/{user_id}/chat", content=raw, headers={**auth, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 422
+        where = f"{parsed.value.msg} at line {line}, column {parsed.value.colno}"
+        assert response.content == self.rendered(
+            "validation_error", f"The request body is not valid JSON: {where}."
+        )
+
+    @pytest.mark.parametrize(
+        ("content_type", "said"), [(None, "it had none"), ("text/plain", "it said 'text/plain'")]
+    )
+    async def test_a_body_not_sent_as_json_says_which_header_to_send(
+        self, http, user_id, auth, content_type, said
+    ) -> None:
+        headers = {**auth, **({"Content-Type": content_type} if content_type else {})}
+        response = await http.post(f"/api/{user_id}/chat", content=b'{"message": "hi"}', headers=headers)
+        assert response.status_code == 422
+        message = f"Send the body as JSON, with the header Content-Type: application/json ({said})."
+        assert response.content == self.rendered("validation_error", message)
+
+    async def test_an_empty_body_says_so(self, http, user_id, auth) -> None:
+        response = await http.post(
+            f"/api/{user_id}/chat", content=b"", headers={**auth, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.content == self.rendered(
+            "validation_error", "The request body is empty; send a JSON object."
+        )
+
+    async def test_the_guards_render_errors_like_the_handlers(self, http, user_id, auth) -> None:
+        unauthorized = await http.post(f"/api/{user_id}/chat", json={"message": "hi"})
+        assert unauthorized.content == self.rendered("unauthorized", "A valid bearer token is required.")
+        huge = await http.post(f"/api/{user_id}/chat", json={"message": "x" * 70_000}, headers=auth)
+        assert (huge.status_code, huge.headers["content-type"]) == (413, "application/json")
+        assert huge.content == self.rendered(
+            "payload_too_large", "The request body is larger than 65536 bytes, this API's limit."
+        )
+        origin = await http.post(
+            f"/api/{user_id}/chat", json={"message": "hi"}, headers={**auth, "Origin": "https://evil.example"}
+        )
+        assert (origin.status_code, origin.headers["content-type"]) == (403, "application/json")
+        assert origin.content == self.rendered(
+            "origin_not_allowed",
+            "Browser requests from https://evil.example are not allowed: the API's ALLOWED_ORIGINS does not "
+            "list that origin.",
+        )
 
 
 class TestReadEndpoints:

@@ -2,7 +2,8 @@
 password, the jwt() plugin with the API's URL as audience). A user signs up, trades the session cookie
 for a JWT at /api/auth/token, and chats with a taskchat API that trusts only that server's JWKS.
 
-Needs Node and `npm ci` in tests/betterauth: skipped without them, except in CI (CI=true) where that fails."""
+Needs Node.js 20.19+ and npm: the fixture runs `npm ci` in tests/betterauth when its packages are missing
+or stale. Without Node.js the tests skip and say what to install, except in CI (CI=true) where they fail."""
 
 import base64
 import json
@@ -43,14 +44,45 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+NODE_MINIMUM = (20, 19)  # what better-auth's dependencies declare in package-lock.json
+INSTALL_NODE = "install Node.js 20.19 or newer with npm (nodejs.org; Debian 12's nodejs is 18)"
+
+
+def _node_problem() -> str | None:
+    """Why the Better Auth server cannot run here, after installing its packages if needed."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return f"{'node' if node is None else 'npm'} is not installed: {INSTALL_NODE}"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if tuple(int(part) for part in version.lstrip("v").split(".")[:2]) < NODE_MINIMUM:
+        return f"node is {version}: {INSTALL_NODE}"
+    wanted = json.loads((SERVER_DIR / "package.json").read_text())["dependencies"]["better-auth"]
+    try:
+        installed = json.loads((SERVER_DIR / "node_modules" / "better-auth" / "package.json").read_text())
+    except (OSError, ValueError):
+        installed = {}
+    if installed.get("version") != wanted:
+        done = subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=SERVER_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode:
+            return f"`npm ci` in {SERVER_DIR} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    return None
+
+
 @pytest.fixture(scope="session")
 def better_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BetterAuth]:
-    node = shutil.which("node")
-    if node is None or not (SERVER_DIR / "node_modules" / "better-auth").is_dir():
-        problem = "node is not installed" if node is None else f"run `npm ci` in {SERVER_DIR}"
+    problem = _node_problem()
+    if problem:
         if CI:
             pytest.fail(f"The Better Auth tests must run in CI: {problem}", pytrace=False)
         pytest.skip(f"No Better Auth server: {problem}")
+    node = shutil.which("node")
+    assert node is not None
     port, api_port = free_port(), free_port()
     url, api_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{api_port}"
     log_path = tmp_path_factory.mktemp("betterauth") / "server.log"
