@@ -521,3 +521,107 @@ class TestGeminiFailures:
         assert run.status == RunStatus.failed and "returned an error (400)" in answer.content
         assert "missing a thought_signature" in run.error
         assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
+
+
+class TestGeminiPacing:
+    async def test_a_streamed_run_that_must_wait_tells_its_client_then_answers(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
+        pace = runtime.model.paces["gemini-2.5-flash"]
+        # Another worker's call was answered 429 with retryDelay "1s".
+        await pace.limited((await pace.acquire(cost=0, max_wait_s=60)).member, 1.0)
+        run = await new_run(sessions, user_id, "add milk")
+        started = time.monotonic()
+        await run_chat_job(runtime, run.id, stream=True)
+
+        assert [r.status for r in fake.requests] == [200, 200]
+        assert fake.requests[0].at - started >= 0.95  # nothing was sent during the pause
+        events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
+        waiting, working = events[0].data, events[1].data
+        assert [e.event for e in events[:3]] == ["status", "status", "tool_call"]
+        assert waiting["state"] == "waiting" and waiting["reason"] == "paused"
+        assert 0.9 <= waiting["wait_s"] <= 1.0
+        assert (
+            waiting["message"]
+            == "Waiting for the AI model: its quota is exhausted for the moment (about 1 s)…"
+        )
+        assert working == {"state": "working"}
+        assert events[-1].event == "done"
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."
+
+    async def test_an_open_breaker_holds_the_call_until_its_probe_succeeds(
+        self, settings, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([text("Hello!")])
+        options = {"gemini_breaker_failures": 2, "gemini_breaker_cooldown_s": 0.6}
+        rt = await Runtime.create(gemini(settings, fake, **options))
+        try:
+            pace = rt.model.paces["gemini-2.5-flash"]
+            for _ in range(2):  # other workers' calls failed twice in a row: the breaker opens
+                await pace.failed((await pace.acquire(cost=0, max_wait_s=60)).member)
+            run = await new_run(sessions, user_id, "hi")
+            started = time.monotonic()
+            await run_chat_job(rt, run.id, stream=True)
+            after = await pace.acquire(cost=0, max_wait_s=60)
+        finally:
+            await rt.close()
+
+        (probe,) = fake.requests
+        assert probe.status == 200 and probe.at - started >= 0.5
+        assert after.kind == "go" and after.breaker == "closed"  # the probe's success closed it
+        events = await read_after(rt.redis, rt.settings.redis_prefix, run.id, 0)
+        assert events[0].event == "status" and events[0].data["reason"] == "unavailable"
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Hello!"
+
+    async def test_a_used_up_daily_quota_falls_back_to_the_next_model(
+        self, settings, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_quota(Quota(per_day=0), model="gemini-2.5-flash")
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
+        rt = await Runtime.create(gemini(settings, fake, gemini_fallback_models=["gemini-2.5-flash-lite"]))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            await run_chat_job(rt, run.id)
+        finally:
+            await rt.close()
+
+        # The second call goes straight to the fallback: the primary is closed for the day.
+        assert [(r.body["model"], r.status) for r in fake.requests] == [
+            ("gemini-2.5-flash", 429),
+            ("gemini-2.5-flash-lite", 200),
+            ("gemini-2.5-flash-lite", 200),
+        ]
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."
+        assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
+
+    async def test_an_overloaded_primary_falls_back_at_once(self, settings, sessions, fake, user_id) -> None:  # type: ignore[no-untyped-def]
+        def overloaded_primary(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+            if body["model"] == "gemini-2.5-flash":
+                return Failure(503)
+            return (
+                text("Added “Buy milk”.")
+                if after_tool_result(body)
+                else tool_call("add_task", {"title": "Buy milk"})
+            )
+
+        fake.set_script(overloaded_primary)
+        rt = await Runtime.create(gemini(settings, fake, gemini_fallback_models=["gemini-2.5-flash-lite"]))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            await run_chat_job(rt, run.id, stream=True)
+        finally:
+            await rt.close()
+
+        assert [(r.body["model"], r.status) for r in fake.requests] == [
+            ("gemini-2.5-flash", 503),
+            ("gemini-2.5-flash-lite", 200),
+            ("gemini-2.5-flash", 503),
+            ("gemini-2.5-flash-lite", 200),
+        ]
+        assert fake.requests[1].at - fake.requests[0].at < 0.25  # no backoff before the fallback
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."
