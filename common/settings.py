@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # The project's Gemini quota, shared by every worker process and host through Redis (unset: no pacing).
     gemini_rpm: int | None = None
     gemini_tpm: int | None = None
+    # The window those are counted over: Gemini's minute (tests scale it down).
+    gemini_quota_window_s: float = 60.0
     # Tried in order when the primary model answers 429 or 503, or is paused or out of daily quota.
     gemini_fallback_models: Annotated[list[str], NoDecode] = []
     # Longest one model call waits for the pace, a provider pause or the breaker before its run gives up.

@@ -276,7 +276,7 @@ class PacedModel(Model):
         self.models, self.paces = models, paces
         self.names = list(models)  # the primary first, then the fallbacks in order
         self.max_retries, self.max_wait_s = max_retries, max_wait_s
-        self.counts_tokens = any(pace.token_ms for pace in paces.values())
+        self.counts_tokens = any(pace.counts_tokens for pace in paces.values())
 
     def _cost(self, system_instructions: str | None, input: Any, tools: list[Tool]) -> int:
         if not self.counts_tokens:

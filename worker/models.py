@@ -30,6 +30,7 @@ def make_model(settings: Settings, redis: aredis.Redis) -> Model:
                 name,
                 rpm=settings.gemini_rpm,
                 tpm=settings.gemini_tpm,
+                window_s=settings.gemini_quota_window_s,
                 breaker_failures=settings.gemini_breaker_failures,
                 breaker_cooldown_s=settings.gemini_breaker_cooldown_s,
                 probe_lease_s=settings.model_timeout_s + 5,

@@ -1,16 +1,17 @@
 """One model's shared pace and circuit breaker, in Redis: transient counters, never conversation state.
 
 Every worker process and host asks the same Redis before it sends a model call, so N processes together
-keep the project's quota (Gemini counts requests and input tokens per project and model). Calls are spaced
-evenly — one every 60 s × 1.02 / `GEMINI_RPM` (the 2% absorbs the jitter between our clock and the
-provider's arrival times), and input tokens at `GEMINI_TPM` — with no burst: even spacing stays within a
-per-minute quota whichever way the provider counts its minute.
+keep the project's quota. Gemini counts requests (and input tokens) per project and model over a minute,
+and answers 429 with a `retryDelay` until its window has room again; so the pace is a sliding window: at
+most `GEMINI_RPM` calls (and `GEMINI_TPM` estimated input tokens) in any window of the minute plus 2% (the
+2% absorbs the jitter between our send times and the provider's arrival times). Under the quota a call
+goes at once; a burst beyond it waits for the window to slide.
 
-A call *reserves* its send time in one atomic script (GCRA: the next free time moves on by one interval
-per reservation), so reservations are first come, first served and nobody starves, and a waiting run
-keeps its place while it sleeps; it confirms just before it sends. A provider 429 pauses the pace until
-its `retryDelay`: every reservation still waiting moves back by the same amount, order and spacing kept.
-A per-day quota closes the model until the provider's delay (answered at once, no request sent).
+A call *reserves* its send time in one atomic script: the earliest time the window has room, and never
+before a reservation made earlier, so reservations are first come, first served and nobody starves; a
+waiting run keeps its place while it sleeps and confirms just before it sends. A provider 429 pauses the
+pace until its `retryDelay`: every reservation still waiting moves back by the same amount, order and
+spacing kept. A per-day quota closes the model until the provider's delay (answered at once, no request).
 
 The breaker counts consecutive failures (5xx, timeouts, lost connections) across all workers. At the
 threshold it opens: that is a pause for its cooldown; then the first caller is the probe and everyone
@@ -21,16 +22,18 @@ from dataclasses import dataclass
 
 import redis.asyncio as aredis
 
-# KEYS: state hash, pending zset (member -> reserved send time, ms). ARGV: command, member, cost (tokens),
-# max wait ms, delay ms, interval ms per request (0: none), interval ms per token (0: none), breaker
+# KEYS: state hash, waiting zset (member -> its reserved send time, ms), log zset (the reservations of
+# the last window: member "seq:tokens" -> its time). ARGV: command, member, cost (tokens), max wait ms,
+# delay ms, requests per window (0: no limit), tokens per window (0: no limit), window ms, breaker
 # threshold, breaker cooldown ms, probe lease ms. Returns {kind, wait ms, member, breaker, fails, probe,
 # reason}.
 _SCRIPT = """
-local state, pending = KEYS[1], KEYS[2]
+local state, pending, log = KEYS[1], KEYS[2], KEYS[3]
 local cmd, member = ARGV[1], ARGV[2]
 local cost, max_wait, delay = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local interval, token_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
-local threshold, base_cooldown, probe_ms = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local limit, token_limit, window = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local threshold, base_cooldown, probe_ms = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local paced = limit > 0 or token_limit > 0
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
 local s = {}
@@ -44,14 +47,15 @@ local function set(name, value)
 end
 local breaker = s['breaker'] or 'closed'
 
--- Move every waiting reservation, and the schedule behind them, by delta ms (order and spacing kept).
+-- Move every waiting reservation by delta ms: order and spacing kept, and the window only gets roomier.
 local function shift(delta)
   if delta <= 0 then return end
   local waiting = redis.call('ZRANGE', pending, 0, -1, 'WITHSCORES')
-  if #waiting == 0 then return end
-  for i = 1, #waiting, 2 do redis.call('ZADD', pending, tonumber(waiting[i + 1]) + delta, waiting[i]) end
-  if num('tat') > 0 then set('tat', num('tat') + delta) end
-  if num('ttat') > 0 then set('ttat', num('ttat') + delta) end
+  for i = 1, #waiting, 2 do
+    local at = tonumber(waiting[i + 1]) + delta
+    redis.call('ZADD', pending, at, waiting[i])
+    redis.call('ZADD', log, 'XX', at, waiting[i])
+  end
 end
 local function first_waiting()
   local first = redis.call('ZRANGE', pending, 0, 0, 'WITHSCORES')
@@ -87,9 +91,28 @@ local function gate()
   end
   return 0
 end
+-- The earliest time from `at` on that the window has room for one more call of `cost` tokens.
+local function room(at)
+  local n = redis.call('ZCARD', log)
+  if n == 0 then return at end
+  at = math.max(at, tonumber(redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')[2]))  -- first come, first served
+  if limit > 0 and n >= limit then
+    at = math.max(at, tonumber(redis.call('ZRANGE', log, n - limit, n - limit, 'WITHSCORES')[2]) + window)
+  end
+  if token_limit > 0 then
+    local entries, used = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES'), cost
+    for i = #entries - 1, 1, -2 do
+      used = used + tonumber(string.match(entries[i], ':(%d+)$'))
+      if used > token_limit then
+        at = math.max(at, tonumber(entries[i + 1]) + window)
+        break
+      end
+    end
+  end
+  return at
+end
 local function reply(kind, wait)
-  redis.call('PEXPIRE', state, 86400000)
-  redis.call('PEXPIRE', pending, 86400000)
+  for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, 86400000) end
   local reason = 'pace'
   if breaker ~= 'closed' then reason = 'unavailable' elseif num('pause') > now then reason = 'paused' end
   local probe = 0
@@ -100,13 +123,14 @@ end
 if cmd == 'acquire' then
   redis.call('ZREMRANGEBYSCORE', pending, '-inf', now - 600000)  -- ten minutes overdue: its caller is gone
   if num('day') > now then return reply('day', num('day') - now) end
-  member = tostring(redis.call('HINCRBY', state, 'seq', 1))
   local at = math.max(now, num('pause'))
-  if interval > 0 then at = math.max(at, num('tat')) end
-  if token_ms > 0 then at = math.max(at, num('ttat')) end
+  if paced then
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+    at = room(at)
+  end
   if at - now > max_wait then return reply('full', at - now) end
-  if interval > 0 then set('tat', at + interval) end
-  if token_ms > 0 then set('ttat', at + cost * token_ms) end
+  member = redis.call('HINCRBY', state, 'seq', 1) .. ':' .. cost
+  if paced then redis.call('ZADD', log, at, member) end
   if at > now then
     redis.call('ZADD', pending, at, member)
     return reply('wait', at - now)
@@ -149,17 +173,18 @@ elseif cmd == 'day' then
   if now + delay > num('day') then set('day', now + delay) end
   return reply('ok', 0)
 elseif cmd == 'release' then
+  -- Not sent after all: its place in the window is free again.
   redis.call('ZREM', pending, member)
+  redis.call('ZREM', log, member)
   if breaker == 'half' and s['probe'] == member then set('probe_until', 0) end
   return reply('ok', 0)
 end
 return redis.error_reply('pace: unknown command ' .. cmd)
 """
 
-# The provider counts its minute on its own clock, from the arrival of each request: spacing calls 2%
-# wider than the quota (1.2 s over a minute) absorbs our scheduling jitter and the network's.
+# The provider counts its minute on its own clock, from the arrival of each request: a window 2% longer
+# (1.2 s over a minute) absorbs our scheduling jitter and the network's.
 HEADROOM = 1.02
-WINDOW_MS = 60_000.0
 
 
 @dataclass(frozen=True)
@@ -187,30 +212,28 @@ class Pace:
         *,
         rpm: int | None,
         tpm: int | None,
+        window_s: float = 60.0,
         breaker_failures: int,
         breaker_cooldown_s: float,
         probe_lease_s: float,
     ) -> None:
         self.model = model
-        self.keys = [f"{prefix}:gemini:{model}:pace", f"{prefix}:gemini:{model}:waiting"]
-        self.interval_ms = WINDOW_MS * HEADROOM / rpm if rpm else 0.0
-        self.token_ms = WINDOW_MS * HEADROOM / tpm if tpm else 0.0
-        self.config = [breaker_failures, breaker_cooldown_s * 1000, probe_lease_s * 1000]
+        self.keys = [f"{prefix}:gemini:{model}:{part}" for part in ("pace", "waiting", "log")]
+        self.counts_tokens = bool(tpm)
+        self.config = [
+            rpm or 0,
+            tpm or 0,
+            window_s * HEADROOM * 1000,
+            breaker_failures,
+            breaker_cooldown_s * 1000,
+            probe_lease_s * 1000,
+        ]
         self._script = client.register_script(_SCRIPT)
 
     async def _call(
         self, command: str, member: str = "", *, cost: int = 0, max_wait_s: float = 0.0, delay_s: float = 0.0
     ) -> Grant:
-        args = [
-            command,
-            member,
-            cost,
-            max_wait_s * 1000,
-            delay_s * 1000,
-            self.interval_ms,
-            self.token_ms,
-            *self.config,
-        ]
+        args = [command, member, cost, max_wait_s * 1000, delay_s * 1000, *self.config]
         kind, wait_ms, member, breaker, fails, probe, reason = await self._script(keys=self.keys, args=args)
         return Grant(
             _text(kind),
