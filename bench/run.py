@@ -536,10 +536,11 @@ def quota_model(rpm: int, delay_s: float) -> Iterator[dict[str, str]]:
         fake.wait()
 
 
-async def quota(chats: int = 120, rpm: int = 120, delay_s: float = 0.5) -> None:
+async def quota(chats: int = 120, rpm: int = 120, delay_s: float = 0.5, paced: bool = True) -> None:
     calls = 2 * chats
-    print(f"8. Gemini's quota: {chats} chats ({calls} model calls) at once against a {rpm} RPM quota")
-    with quota_model(rpm, delay_s) as env, stack(env=env) as url:
+    how = "GEMINI_RPM set to it" if paced else "no GEMINI_RPM (429s and their retryDelay only)"
+    print(f"8. Gemini's quota: {chats} chats ({calls} model calls) at once against a {rpm} RPM quota, {how}")
+    with quota_model(rpm, delay_s) as env, stack(env=env if paced else _without(env, "GEMINI_RPM")) as url:
         users = [User(url, f"quota-{n}-{uuid.uuid4().hex[:4]}") for n in range(chats)]
         before = cpu_by_role()
         started = time.perf_counter()
@@ -558,7 +559,8 @@ async def quota(chats: int = 120, rpm: int = 120, delay_s: float = 0.5) -> None:
     # The quota lets `rpm` calls through in any minute: all but the last `rpm` calls go in earlier minutes,
     # and the last one still takes a model call.
     floor = 60 * ((calls - 1) // rpm) + delay_s
-    report(f"{chats} chats against {rpm} RPM: failed chats", f"{len(failed)}")
+    label = "" if paced else ", unpaced"
+    report(f"{chats} chats against {rpm} RPM{label}: failed chats", f"{len(failed)}")
     report(
         "provider 429s: count, % of model calls sent",
         f"{stats['limited']} of {sent}, {100 * stats['limited'] / max(sent, 1):.1f}%",
@@ -566,6 +568,10 @@ async def quota(chats: int = 120, rpm: int = 120, delay_s: float = 0.5) -> None:
     report(f"wall s vs the quota's floor ({floor:.1f} s)", f"{wall:.1f} s, {100 * (wall / floor - 1):+.1f}%")
     if failed:
         print("   first failure:", failed[0])
+
+
+def _without(env: dict[str, str], name: str) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key != name}
 
 
 def locust_quota(users: int = 20, seconds: int = 90, rpm: int = 120, delay_s: float = 0.5) -> None:
@@ -641,6 +647,7 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "sse": sse,
     "floor": floor,
     "quota": quota,
+    "nopace": lambda: quota(paced=False),
     "locust": locust_quota,
 }
 

@@ -14,6 +14,7 @@ A streaming client hears about a wait through the `status` callback of the runni
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -132,7 +133,7 @@ class _Call:
         self.index = 0
         self.retries = 0
         self.deadline = asyncio.get_running_loop().time() + owner.max_wait_s
-        self.told_waiting = False
+        self.told: str | None = None  # the wait reason the streaming client last heard
         self.last_error: Exception | None = None  # the provider's last refusal, for the run's error
 
     @property
@@ -189,8 +190,9 @@ class _Call:
                 waited += grant.wait_s
                 grant = await self.pace.confirm(grant.member)
                 metrics.set_breaker(self.name, grant.breaker)
-        except BaseException:  # cancelled (the run's time limit): give the place up
-            asyncio.get_running_loop().create_task(self.pace.release(grant.member))
+        except asyncio.CancelledError:  # the run's time limit: give the place up
+            with contextlib.suppress(Exception):
+                await self.pace.release(grant.member)
             raise
         finally:
             if waited:
@@ -199,16 +201,16 @@ class _Call:
 
     async def tell_waiting(self, reason: str, wait_s: float) -> None:
         notify = MODEL_STATUS.get()
-        if notify is None or wait_s < STATUS_AFTER_S:
-            return
-        self.told_waiting = True
+        if notify is None or wait_s < STATUS_AFTER_S or reason == self.told:
+            return  # (a call held for a probe asks again every 250 ms: one event is enough)
+        self.told = reason
         message = f"{WAITING[reason]} (about {max(1, round(wait_s))} s)…"
         await notify({"state": "waiting", "reason": reason, "wait_s": round(wait_s, 1), "message": message})
 
     async def sent(self) -> None:
         notify = MODEL_STATUS.get()
-        if notify is not None and self.told_waiting:
-            self.told_waiting = False
+        if notify is not None and self.told:
+            self.told = None
             await notify({"state": "working"})
 
     async def succeeded(self, grant: Grant) -> None:
@@ -226,12 +228,14 @@ class _Call:
                 "model.rate_limited model=%s quota=%s retry_s=%s", name, quota.quota_ids, quota.retry_s
             )
             if quota.daily:
-                closed_for = min(quota.retry_s or DAY_CLOSED_MAX_S, DAY_CLOSED_MAX_S)
+                closed_for = (
+                    DAY_CLOSED_MAX_S if quota.retry_s is None else min(quota.retry_s, DAY_CLOSED_MAX_S)
+                )
                 await pace.day_closed(grant.member, closed_for)
                 if self.fall_back():
                     return
                 raise ModelUnavailable(DAILY, f"the daily quota of {name} is used up") from exc
-            await pace.limited(grant.member, quota.retry_s or DEFAULT_429_DELAY_S)
+            await pace.limited(grant.member, DEFAULT_429_DELAY_S if quota.retry_s is None else quota.retry_s)
             self.fall_back()  # or wait for the pause on this one
             return
         trouble = _server_trouble(exc)
