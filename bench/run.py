@@ -1,7 +1,7 @@
 """taskchat benchmarks: one command runs them all and prints a table (docs/performance.md).
 
     .venv/bin/python -m bench.run            # everything (about six minutes)
-    .venv/bin/python -m bench.run idle conc  # some scenarios: idle conc slow history redis sse floor
+    .venv/bin/python -m bench.run idle conc  # some: idle conc slow history redis sse floor quota locust
 
 Starts its own `taskchat api` and `taskchat worker` processes (one of each) on a fresh `taskchat_bench`
 database of the machine's PostgreSQL and a private `redis-server`, so that Redis's counters are ours.
@@ -112,7 +112,11 @@ def stack(*, threads: int | None = None, env: dict[str, str] | None = None) -> I
         for process in (api, worker):
             process.terminate()
         for process in (api, worker):
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # an API still holding requests that wait for their runs
+                process.kill()
+                process.wait()
         processes.pop("api"), processes.pop("worker")
 
 
@@ -508,6 +512,117 @@ async def sse(turns: int = 30) -> None:
     )
 
 
+@contextmanager
+def quota_model(rpm: int, delay_s: float) -> Iterator[dict[str, str]]:
+    """`bench.wire`'s fake model with Gemini's per-minute quota, and the stack settings that use it."""
+    port = free_port()
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "bench.wire", "--port", str(port), "--delay", str(delay_s), "--rpm", str(rpm)]
+    )
+    processes["fake model"] = [psutil.Process(fake.pid)]
+    try:
+        yield {
+            "LLM_PROVIDER": "gemini",
+            "GEMINI_API_KEY": "test-key",
+            "GEMINI_MODEL": "gemini-2.5-flash",
+            "GEMINI_BASE_URL": f"http://127.0.0.1:{port}/v1beta/openai/",
+            "GEMINI_RPM": str(rpm),
+            "CHAT_TIMEOUT_S": "300",
+            "STATS_URL": f"http://127.0.0.1:{port}/stats",
+        }
+    finally:
+        processes.pop("fake model", None)
+        fake.terminate()
+        fake.wait()
+
+
+async def quota(chats: int = 120, rpm: int = 120, delay_s: float = 0.5, paced: bool = True) -> None:
+    calls = 2 * chats
+    how = "GEMINI_RPM set to it" if paced else "no GEMINI_RPM (429s and their retryDelay only)"
+    print(f"8. Gemini's quota: {chats} chats ({calls} model calls) at once against a {rpm} RPM quota, {how}")
+    with quota_model(rpm, delay_s) as env, stack(env=env if paced else _without(env, "GEMINI_RPM")) as url:
+        users = [User(url, f"quota-{n}-{uuid.uuid4().hex[:4]}") for n in range(chats)]
+        before = cpu_by_role()
+        started = time.perf_counter()
+
+        async def one(n: int, user: User) -> bool:
+            _, answer = await user.chat(f"Add a task to water plant {n}")
+            return answer["response"] == f"Added “water plant {n}”."  # not a "Sorry — …"
+
+        outcomes = await asyncio.gather(*(one(n, u) for n, u in enumerate(users)), return_exceptions=True)
+        wall = time.perf_counter() - started
+        cpu_report("quota", before, chats)
+        stats = httpx.get(env["STATS_URL"]).json()
+        await asyncio.gather(*(u.close() for u in users))
+    failed = [o for o in outcomes if o is not True]
+    sent = stats["calls"] + stats["limited"]
+    # The quota lets `rpm` calls through in any minute: all but the last `rpm` calls go in earlier minutes,
+    # and the last one still takes a model call.
+    floor = 60 * ((calls - 1) // rpm) + delay_s
+    label = "" if paced else ", unpaced"
+    report(f"{chats} chats against {rpm} RPM{label}: failed chats", f"{len(failed)}")
+    report(
+        "provider 429s: count, % of model calls sent",
+        f"{stats['limited']} of {sent}, {100 * stats['limited'] / max(sent, 1):.1f}%",
+    )
+    report(f"wall s vs the quota's floor ({floor:.1f} s)", f"{wall:.1f} s, {100 * (wall / floor - 1):+.1f}%")
+    if failed:
+        print("   first failure:", failed[0])
+
+
+def _without(env: dict[str, str], name: str) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key != name}
+
+
+def locust_quota(users: int = 20, seconds: int = 90, rpm: int = 120, delay_s: float = 0.5) -> None:
+    print(f"9. locust: {users} users for {seconds} s against a {rpm} RPM quota (tests/load/locust_quota.py)")
+    import json
+
+    with quota_model(rpm, delay_s) as env, stack(env=env) as url:
+        run = subprocess.run(
+            [
+                os.path.join(os.path.dirname(sys.executable), "locust"),
+                "-f",
+                "tests/load/locust_quota.py",
+                "--headless",
+                "-u",
+                str(users),
+                "-r",
+                "5",
+                "-t",
+                f"{seconds}s",
+                "--host",
+                url,
+                "--stop-timeout",  # users finish the chat they are in: it counts
+                "180",
+                "--json",
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            env={**ENV, **env},
+            capture_output=True,
+            text=True,
+        )
+        stats = httpx.get(env["STATS_URL"]).json()
+    try:
+        entries = json.loads(run.stdout)
+    except ValueError:
+        print(run.stdout[-2000:], run.stderr[-2000:])
+        raise
+    chats = [e for e in entries if e["name"].startswith("chat")]
+    requests = sum(e["num_requests"] for e in entries)
+    failures = sum(e["num_failures"] for e in entries)
+    answered = sum(e["num_requests"] for e in chats)
+    slowest = max((e["max_response_time"] for e in chats), default=0) / 1000
+    report("locust against the quota: requests, failures", f"{requests}, {failures}")
+    report("  chats answered; the slowest, s", f"{answered}; {slowest:.1f}")
+    sent = stats["calls"] + stats["limited"]
+    report("  provider 429s, % of model calls", f"{stats['limited']} of {sent}")
+    if failures:
+        print(run.stderr[-2000:])
+
+
 def idle_redis_cost() -> None:
     print("5. idle cost on Redis of one worker process (commands per second)")
     import redis
@@ -531,6 +646,9 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "redis": idle_redis_cost,
     "sse": sse,
     "floor": floor,
+    "quota": quota,
+    "nopace": lambda: quota(paced=False),
+    "locust": locust_quota,
 }
 
 

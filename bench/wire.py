@@ -6,7 +6,9 @@ request, which the first version of these benchmarks measured as if it were task
 
 import asyncio
 import json
+import re
 import time
+from collections import deque
 from typing import Any
 
 
@@ -42,25 +44,36 @@ class Connection:
 
 
 async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    first, headers = await read_message_head(reader)
+    return (int(first.split(" ", 2)[1]) if first.startswith("HTTP/") else 0), headers
+
+
+async def read_message_head(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]]:
+    """The first line (request or status line) and the headers, names in lower case."""
     raw = await reader.readuntil(b"\r\n\r\n")
     lines = raw.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1]) if lines[0].startswith("HTTP/") else 0
     headers = {}
     for line in lines[1:]:
         if ":" in line:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-    return status, headers
+    return lines[0], headers
 
 
 class SlowModel:
-    """Chat Completions (`POST …/chat/completions`, JSON, not streamed) that answers after `delay_s`: a
-    call of `add_task` first, then, once a tool result is in the messages, a short text. Every call
-    costs the fake well under a millisecond of CPU; the wait costs nothing."""
+    """Chat Completions (`POST …/chat/completions`, JSON or SSE) that answers after `delay_s`: a call of
+    `add_task` first (the title is what follows "Add a task to" / "remind me to" in the last user message),
+    then, once a tool result is in the messages, a short text naming it. Every call costs the fake well
+    under a millisecond of CPU; the wait costs nothing.
 
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
+    With `rpm`, Gemini's quota: at most `rpm` requests accepted in any rolling `window_s`; beyond, a 429 in
+    Gemini's shape whose RetryInfo says when the window has room. `GET /stats` counts both."""
+
+    def __init__(self, delay_s: float, *, rpm: int | None = None, window_s: float = 60.0) -> None:
+        self.delay_s, self.rpm, self.window_s = delay_s, rpm, window_s
         self.calls = 0
+        self.limited = 0
+        self.accepted: deque[float] = deque()
 
     async def serve(self, port: int) -> asyncio.Server:
         return await asyncio.start_server(self._connection, "127.0.0.1", port, backlog=4096, limit=2**22)
@@ -68,31 +81,55 @@ class SlowModel:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                _, headers = await read_head(reader)
-                body = json.loads(await reader.readexactly(int(headers.get("content-length", "0"))))
+                request, headers = await read_message_head(reader)
+                raw = await reader.readexactly(int(headers.get("content-length", "0")))
+                if request.startswith("GET /stats"):
+                    stats = {"calls": self.calls, "limited": self.limited}
+                    writer.write(_response(200, "application/json", json.dumps(stats).encode()))
+                    continue
+                retry_s = self._over_quota()
+                if retry_s is not None:
+                    self.limited += 1
+                    writer.write(_response(429, "application/json", _quota_error(retry_s)))
+                    continue
+                body = json.loads(raw)
                 await asyncio.sleep(self.delay_s)
                 self.calls += 1
-                answer = json.dumps(self._reply(body)).encode()
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(answer)}\r\n\r\n".encode()
-                    + answer
-                )
+                reply = self._reply(body)
+                if body.get("stream"):
+                    writer.write(_response(200, "text/event-stream", _as_chunks(reply)))
+                else:
+                    writer.write(_response(200, "application/json", json.dumps(reply).encode()))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
 
+    def _over_quota(self) -> float | None:
+        """None if the request is within the quota (and counts it); else seconds until there is room."""
+        if self.rpm is None:
+            return None
+        now = time.monotonic()
+        while self.accepted and self.accepted[0] <= now - self.window_s:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.rpm:
+            return self.accepted[0] + self.window_s - now
+        self.accepted.append(now)
+        return None
+
     def _reply(self, body: dict[str, Any]) -> dict[str, Any]:
-        answered = any(m.get("role") == "tool" for m in body.get("messages", []))
-        if answered:
-            message: dict[str, Any] = {"role": "assistant", "content": "Added “Slow task”."}
+        messages = body.get("messages", [])
+        asked = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+        found = re.search(r"(?:add a task to|remind me to) (.+)", str(asked), re.IGNORECASE)
+        title = found.group(1).strip() if found else "Slow task"
+        if messages and messages[-1].get("role") == "tool":
+            message: dict[str, Any] = {"role": "assistant", "content": f"Added “{title}”."}
             reason = "stop"
         else:
             call = {
                 "id": f"call_{self.calls}",
                 "type": "function",
-                "function": {"name": "add_task", "arguments": json.dumps({"title": "Slow task"})},
+                "function": {"name": "add_task", "arguments": json.dumps({"title": title})},
                 "extra_content": {"google": {"thought_signature": f"sig-{self.calls}"}},
             }
             message, reason = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
@@ -106,6 +143,47 @@ class SlowModel:
         }
 
 
+def _response(status: int, content_type: str, payload: bytes) -> bytes:
+    reason = {200: "OK", 429: "Too Many Requests"}[status]
+    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n"
+    return head.encode() + payload
+
+
+def _as_chunks(reply: dict[str, Any]) -> bytes:
+    """The same answer as Chat Completions chunks (one delta, then the finish with usage)."""
+    choice = reply["choices"][0]
+    delta = {key: value for key, value in choice["message"].items() if value is not None}
+    if "tool_calls" in delta:
+        delta["tool_calls"] = [{"index": 0, **call} for call in delta["tool_calls"]]
+    base = {key: reply[key] for key in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
+        | {"usage": reply["usage"]},
+    ]
+    return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks).encode() + b"data: [DONE]\n\n"
+
+
+def _quota_error(retry_s: float) -> bytes:
+    """Gemini's 429 for a per-minute quota (a JSON list of one error; see tests/fake_llm.py)."""
+    error = {
+        "code": 429,
+        "status": "RESOURCE_EXHAUSTED",
+        "message": "You exceeded your current quota, please check your plan and billing details.",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}],
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": f"{max(retry_s, 0.001):.3f}s",
+            },
+        ],
+    }
+    return json.dumps([{"error": error}]).encode()
+
+
 def main() -> None:
     import argparse
 
@@ -114,10 +192,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A slow fake Chat Completions model for the benchmarks.")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=3.0)
+    parser.add_argument("--rpm", type=int, default=None, help="a Gemini quota: requests per rolling minute")
     args = parser.parse_args()
 
     async def run() -> None:
-        server = await SlowModel(args.delay).serve(args.port)
+        server = await SlowModel(args.delay, rpm=args.rpm).serve(args.port)
         async with server:
             await server.serve_forever()
 

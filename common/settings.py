@@ -29,7 +29,21 @@ class Settings(BaseSettings):
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta/openai/"
     model_timeout_s: float = 60.0
+    # Retries of one model call after a 5xx, a timeout or a lost connection (ours, with jittered backoff;
+    # the openai client's own retries are off so that two retry loops do not stack).
     model_max_retries: int = 3
+    # The project's Gemini quota, shared by every worker process and host through Redis (unset: no pacing).
+    gemini_rpm: int | None = None
+    gemini_tpm: int | None = None
+    # The window those are counted over: Gemini's minute (tests scale it down).
+    gemini_quota_window_s: float = 60.0
+    # Tried in order when the primary model answers 429 or 503, or is paused or out of daily quota.
+    gemini_fallback_models: Annotated[list[str], NoDecode] = []
+    # Longest one model call waits for the pace, a provider pause or the breaker before its run gives up.
+    gemini_max_wait_s: float = 120.0
+    # Consecutive 5xx/timeouts (across all workers) that open the breaker, and its first cooldown.
+    gemini_breaker_failures: int = 5
+    gemini_breaker_cooldown_s: float = 10.0
 
     better_auth_url: str | None = None
     better_auth_jwks_url: str | None = None
@@ -59,12 +73,17 @@ class Settings(BaseSettings):
     # Where `taskchat dev` keeps its embedded PostgreSQL, Redis and development keys.
     taskchat_home: Path = Path.home() / ".taskchat"
 
-    @field_validator("allowed_origins", "auth_algorithms", mode="before")
+    @field_validator("allowed_origins", "auth_algorithms", "gemini_fallback_models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("gemini_rpm", "gemini_tpm", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # `GEMINI_RPM: ${GEMINI_RPM:-}` in docker-compose.yml
 
     @field_validator("database_url")
     @classmethod

@@ -83,6 +83,8 @@ def _turn(http: httpx2.Client, user: str, message: str, conversation_id: int | N
         for event, data in _events(response.iter_lines()):
             if event == "run":
                 conversation_id = data["conversation_id"]
+            elif event == "status" and data.get("state") == "waiting":
+                print(f"  … {data['message']}")
             elif event == "tool_call":
                 print(f"  · {data['name']}({json.dumps(data['arguments'], ensure_ascii=False)})")
             elif event == "delta":

@@ -15,7 +15,16 @@ exactly what the client sent, including rejected and retried requests.
 Scripting: `FakeLLM(script)` where `script` is a list of replies consumed in order, or a callable that
 decides the reply from the request body. A reply is `text(...)`, `tool_call(...)`/`tool_calls(...)`,
 `Failure(status)`, `Hang(seconds)` or `Stall(seconds)`. `fail_next(n, status)` and `hang_next(n, s)`
-queue failures ahead of the script; `delay_s` delays every answer (a slow model).
+queue failures ahead of the script.
+
+Modes, as Gemini's quotas and outages behave (judged before the script, which they do not consume):
+- quota: `set_quota(Quota(per_window=5, window_s=1.0), model=...)` accepts at most `per_window` requests
+  in any rolling window (a "minute" scaled down for tests) and `per_day` in all; beyond, a 429 in Gemini's
+  shape (QuotaFailure with a per-minute or per-day `quotaId`, Help, RetryInfo with `retryDelay` such as
+  "0.8s": when the window frees a slot, unless `retry_delay_s` says otherwise). Each per-window 429 opens
+  a pause until its delay; `early` lists the requests for that model that arrived during one.
+- overload: `overloaded = True` answers every request 503 UNAVAILABLE ("The model is overloaded").
+- slow: `delay_s` delays every answer.
 """
 
 import asyncio
@@ -42,6 +51,7 @@ SIGNATURE_ERROR = (
     "data, function call `default_api:{name}` , position {position}. Please refer to "
     "https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
 )
+QUOTA_METRIC = "generativelanguage.googleapis.com/generate_content_free_tier_requests"
 _STATUS = {
     400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
     429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
@@ -88,6 +98,16 @@ class Stall:
     then: Reply = field(default_factory=lambda: Reply(content="Let me"))
 
 
+@dataclass
+class Quota:
+    per_window: int | None = None  # requests per rolling window ("per minute")
+    window_s: float = 60.0
+    per_day: int | None = None
+    retry_delay_s: float | None = (
+        None  # the RetryInfo sent with a per-window 429 (default: until a slot frees)
+    )
+
+
 Action = Reply | Failure | Hang | Stall
 Script = list[Action] | Callable[[dict[str, Any]], Action]
 
@@ -129,6 +149,7 @@ class Recorded:
     at: float
     status: int = 0  # what the fake answered (0 while it is still answering)
     error: str | None = None
+    error_body: Any = None  # the error JSON it answered with
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -157,6 +178,11 @@ class FakeLLM:
         self._decide: Callable[[dict[str, Any]], Action] | None = None
         self._failures: deque[Action] = deque()
         self._stopping = threading.Event()
+        self.overloaded = False
+        self.quotas: dict[str, Quota] = {}  # model -> its quota
+        self._accepted: dict[str, deque[float]] = {}  # model -> arrivals inside its window
+        self._today: dict[str, int] = {}  # model -> requests accepted "today"
+        self.pauses: list[tuple[str, float, float]] = []  # (model, 429 sent at, its retryDelay ends)
         self._server: ServerThread | None = None
         self.port = 0
         self.set_script(script)
@@ -184,6 +210,48 @@ class FakeLLM:
     def hang_next(self, n: int, seconds: float = 30.0) -> None:
         with self._lock:
             self._failures.extend(Hang(seconds) for _ in range(n))
+
+    def set_quota(self, quota: Quota | None, model: str | None = None) -> None:
+        """A quota for `model` (default: the fake's), counted afresh; None lifts it."""
+        model = model or self.model
+        with self._lock:
+            self._accepted.pop(model, None)
+            self._today.pop(model, None)
+            if quota is None:
+                self.quotas.pop(model, None)
+            else:
+                self.quotas[model] = quota
+
+    def _over_quota(self, model: str, at: float) -> tuple[str, float] | None:
+        """None when the request is within its model's quota (and counts it); else (quota id, delay)."""
+        with self._lock:
+            quota = self.quotas.get(model)
+            if quota is None:
+                return None
+            if quota.per_day is not None and self._today.get(model, 0) >= quota.per_day:
+                return "GenerateRequestsPerDayPerProjectPerModel-FreeTier", 3600.0
+            accepted = self._accepted.setdefault(model, deque())
+            while accepted and accepted[0] <= at - quota.window_s:
+                accepted.popleft()
+            if quota.per_window is not None and len(accepted) >= quota.per_window:
+                delay = quota.retry_delay_s
+                if delay is None:
+                    delay = accepted[0] + quota.window_s - at
+                self.pauses.append((model, at, at + delay))
+                return "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", delay
+            accepted.append(at)
+            self._today[model] = self._today.get(model, 0) + 1
+            return None
+
+    @property
+    def early(self) -> list[Recorded]:
+        """Requests that arrived after a per-window 429 for their model and before its retryDelay ended."""
+        return [
+            r
+            for r in self.requests
+            if isinstance(r.body, dict)
+            and any(m == r.body.get("model") and start < r.at < end for m, start, end in self.pauses)
+        ]
 
     def _next_action(self, body: dict[str, Any]) -> Action:
         with self._lock:
@@ -257,6 +325,11 @@ class FakeLLM:
         problem = _check_shape(body) or self._check_signatures(body)
         if problem:
             return _error(400, problem, record)
+        if self.overloaded:
+            return _error(503, _STATUS[503][1], record)
+        over = self._over_quota(body["model"], record.at)
+        if over is not None:
+            return _quota_error(record, body["model"], *over)
 
         action = self._next_action(body)
         if isinstance(action, Hang):
@@ -424,7 +497,48 @@ def _error(
     }
     if reason:
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
-    return JSONResponse([{"error": error}], status_code=status)
+    record.error_body = [{"error": error}]
+    return JSONResponse(record.error_body, status_code=status)
+
+
+def _quota_error(record: Recorded, model: str, quota_id: str, delay_s: float) -> JSONResponse:
+    """Gemini's 429 (the shape of /work/shared/notes/gemini-quotas.md)."""
+    daily = "PerDay" in quota_id
+    record.error = f"quota {quota_id}"
+    error = {
+        "code": 429,
+        "status": "RESOURCE_EXHAUSTED",
+        "message": "You exceeded your current quota, please check your plan and billing details. For more "
+        "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {
+                        "quotaMetric": QUOTA_METRIC,
+                        "quotaId": quota_id,
+                        "quotaDimensions": {"location": "global", "model": model},
+                        "quotaValue": "250" if daily else "10",
+                    }
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [
+                    {
+                        "description": "Learn more about Gemini API quotas",
+                        "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                    }
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": f"{delay_s:.3f}".rstrip("0").rstrip(".") + "s",
+            },
+        ],
+    }
+    record.error_body = [{"error": error}]
+    return JSONResponse(record.error_body, status_code=429)
 
 
 def _sse(chunks: AsyncIterator[str]) -> StreamingResponse:

@@ -7,6 +7,7 @@ that is already finished is skipped, and a retried run replays the tool calls it
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from common import logs
 from common.db import UNAVAILABLE
 from common.models import UNFINISHED, Conversation, Message, Role, Run, RunStatus, UserState, utcnow
 from worker import metrics
+from worker.gemini import MODEL_STATUS, ModelUnavailable
 from worker.history import history_items, turns_for, turns_json
 from worker.lease import LEASE
 from worker.prompts import INSTRUCTIONS
@@ -232,6 +234,8 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]], event
         "hooks": _ModelTimer(),
         "run_config": RunConfig(tracing_disabled=True),
     }
+    # A streaming client hears when the model call has to wait (the shared quota, a provider pause).
+    status = MODEL_STATUS.set(_status_publisher(events) if events.stream else None)
     try:
         if not events.stream:  # nobody streams: the SDK's non-streamed loop costs less
             result = await Runner.run(agent, history, **options)
@@ -240,8 +244,16 @@ async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]], event
             await _relay(streamed, events)
             result = streamed
     finally:
+        MODEL_STATUS.reset(status)
         rt.tools.forget_run(run.id or 0)
     return str(result.final_output or "").strip() or "Done."
+
+
+def _status_publisher(events: Events) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    async def publish(data: dict[str, Any]) -> None:
+        await events.publish("status", data)
+
+    return publish
 
 
 async def _relay(result: RunResultStreaming, events: Events) -> None:
@@ -305,21 +317,27 @@ def _json_or_text(value: Any) -> Any:
     return value
 
 
-def _error_detail(exc: Exception) -> str:
+def _error_detail(exc: BaseException) -> str:
     detail = f"{type(exc).__name__}: {exc}"
     # Gemini's error body is a JSON list, so the openai client's message is only "Error code: N":
     # keep the body, or the reason (bad key, missing thought signature, quota) is lost.
     if isinstance(exc, openai.APIStatusError) and exc.body is not None:
         if str(exc) == f"Error code: {exc.status_code}":
             detail += " " + json.dumps(exc.body, default=str)
+    if isinstance(exc, ModelUnavailable) and exc.__cause__ is not None:  # the provider's last answer
+        detail += " <- " + _error_detail(exc.__cause__)
     return detail[:2000]
 
 
 def _expected(exc: Exception) -> bool:
-    return isinstance(exc, openai.APIError | MaxTurnsExceeded | ModelBehaviorError | TimeoutError)
+    return isinstance(
+        exc, openai.APIError | ModelUnavailable | MaxTurnsExceeded | ModelBehaviorError | TimeoutError
+    )
 
 
 def _readable(exc: Exception) -> str:
+    if isinstance(exc, ModelUnavailable):
+        return exc.readable
     if isinstance(exc, openai.RateLimitError):
         return "Sorry — the AI model is busy right now (rate limited). Please try again in a minute."
     if isinstance(exc, openai.APITimeoutError | TimeoutError):

@@ -52,7 +52,7 @@ class Runtime:
             client,
             RunEventPublisher(client, settings.redis_prefix),
             tools,
-            make_model(settings),
+            make_model(settings, client),
             LeaseKeeper(db),
             function_tools,
             replaced,

@@ -82,11 +82,17 @@ class RunEventTranslator:
             return [*self._close_workflow(), *self._start_answer(), self._delta(data.get("text", ""))]
         if name == "done":
             return [*self._close_workflow(), *self._finish(data)]
+        if name == "status" and data.get("state") == "waiting":  # the model's quota: the user waits
+            return [
+                ProgressUpdateEvent(
+                    icon="clock", text=str(data.get("message") or "Waiting for the AI model…")
+                )
+            ]
         if name == "error":
             # run_failed: the user may retry; timeout: the run goes on and its answer lands in the thread.
             retry = data.get("code") == "run_failed"
             raise CustomStreamError(str(data.get("message") or "The answer failed."), allow_retry=retry)
-        return []  # `run`: nothing to show
+        return []  # `run`, `status: working`: nothing to show
 
     def _tool_call(self, data: dict[str, Any]) -> list[ThreadStreamEvent]:
         name = str(data.get("name", ""))

@@ -21,8 +21,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
 ERRORS[400] = {"model": ErrorResponse, "description": "A malformed or unsupported ChatKit request."}
 SSE_DOC = (
     "With `Accept: text/event-stream` the answer streams as Server-Sent Events: `run`, `delta`, `tool_call`, "
-    "`tool_result`, then `done` (the JSON below) or `error`. Resume a dropped stream with the same "
-    "`Idempotency-Key` and `Last-Event-ID`."
+    "`tool_result`, `status` (`{state: waiting, reason, wait_s, message}` while the model call waits for "
+    "its quota or for the model to recover, `{state: working}` once it is sent), then `done` (the JSON "
+    "below) or `error`. Resume a dropped stream with the same `Idempotency-Key` and `Last-Event-ID`."
 )
 
 

@@ -11,7 +11,7 @@ from tests.helpers import free_port, wait_for_http
 
 def taskchat(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """A real `taskchat` process with the test run's configuration."""
-    if args[0] == "worker":  # several workers run at once here: each serves its metrics on its own port
+    if args[0] == "worker" and "--metrics-port" not in args:  # several workers at once: a port each
         args = (*args, "--metrics-port", str(free_port()))
     return subprocess.Popen(
         [sys.executable, "-m", "taskchat.cli", *args],

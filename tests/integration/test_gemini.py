@@ -4,6 +4,7 @@ with the task tools writing to the real PostgreSQL. The fake enforces Gemini's t
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,20 @@ from sqlmodel import col, select
 from common.events import read_after
 from common.models import Conversation, Message, Role, Run, RunStatus, Task
 from tests.factories import new_run, reload
-from tests.fake_llm import PATH, Call, Failure, FakeLLM, Stall, after_tool_result, text, tool_call, tool_calls
+from tests.fake_llm import (
+    PATH,
+    Call,
+    Failure,
+    FakeLLM,
+    Quota,
+    Recorded,
+    Stall,
+    after_tool_result,
+    text,
+    tool_call,
+    tool_calls,
+)
+from worker import gemini as paced
 from worker.prompts import INSTRUCTIONS
 from worker.run import run_chat_job
 from worker.runtime import Runtime
@@ -38,6 +52,8 @@ def gemini(settings, fake: FakeLLM, **overrides: Any):  # type: ignore[no-untype
             "gemini_model": "gemini-2.5-flash",
             "model_timeout_s": TIMEOUT_S,
             "model_max_retries": 2,
+            # The shared pace and breaker live under the prefix: each test gets its own.
+            "redis_prefix": f"{settings.redis_prefix}-{uuid.uuid4().hex[:8]}",
             **overrides,
         }
     )
@@ -65,6 +81,12 @@ async def unfinished_runs(sessions, user_id: str) -> list[Run]:  # type: ignore[
 
 def signature_of(call: dict[str, Any]) -> str | None:
     return ((call.get("extra_content") or {}).get("google") or {}).get("thought_signature")
+
+
+def retry_delay(answer: Recorded) -> float:
+    """The `RetryInfo.retryDelay` of the fake's 429, in seconds."""
+    (info,) = [d for d in answer.error_body[0]["error"]["details"] if d["@type"].endswith("RetryInfo")]
+    return float(info["retryDelay"].removesuffix("s"))
 
 
 def roles(body: dict[str, Any]) -> list[str]:
@@ -286,43 +308,102 @@ class TestFakeGemini:
 
 
 class TestGeminiFailures:
-    async def test_a_rate_limit_is_retried_with_backoff_and_the_run_succeeds(
+    async def test_a_rate_limit_waits_for_geminis_retry_delay_and_the_run_succeeds(
         self, runtime, sessions, fake, user_id
     ) -> None:  # type: ignore[no-untyped-def]
-        fake.fail_next(1, 429)
+        fake.set_quota(Quota(per_window=1, window_s=0.6))
         fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
         run = await new_run(sessions, user_id, "add milk")
         await run_chat_job(runtime, run.id)
 
-        assert [r.status for r in fake.requests] == [429, 200, 200]
-        limited, retried, _ = fake.requests
+        assert [r.status for r in fake.requests] == [200, 429, 200]
+        _, limited, retried = fake.requests
         assert retried.body == limited.body
-        assert retried.headers["x-stainless-retry-count"] == "1"
-        assert retried.at - limited.at >= 0.3  # the client backed off (0.5 s minus up to 25% jitter)
+        delay = retry_delay(limited)
+        assert 0.3 < delay <= 0.6
+        assert retried.at - limited.at >= delay  # Gemini's RetryInfo, honoured
+        assert fake.early == []
+        assert retried.headers["x-stainless-retry-count"] == "0"  # our loop, not the client's as well
         run, answer, _ = await reload(sessions, run.id)
         assert run.status == RunStatus.succeeded and run.attempts == 1
         assert answer.content == "Added “Buy milk”."
         assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
 
+    async def test_a_429_without_retry_info_honours_the_retry_after_header(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.fail_next(1, 429, retry_after_ms=300)
+        fake.set_script([text("Hello!")])
+        run = await new_run(sessions, user_id, "hi")
+        await run_chat_job(runtime, run.id)
+
+        assert [r.status for r in fake.requests] == [429, 200]
+        assert fake.requests[1].at - fake.requests[0].at >= 0.3
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Hello!"
+
+    async def test_a_quota_that_will_not_free_in_time_ends_the_run_readably_at_once(
+        self, settings, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_quota(Quota(per_window=0, retry_delay_s=30))
+        rt = await Runtime.create(gemini(settings, fake, gemini_max_wait_s=2.0))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            started = time.monotonic()
+            await run_chat_job(rt, run.id)
+            elapsed = time.monotonic() - started
+        finally:
+            await rt.close()
+
+        assert [r.status for r in fake.requests] == [429]  # the pause outlasts the wait allowed: no retry
+        assert elapsed < 2.0
+        run, answer, calls = await reload(sessions, run.id)
+        assert run.status == RunStatus.failed and answer.content == paced.BUSY
+        assert run.error.startswith("ModelUnavailable: gemini-2.5-flash: no turn within 2 s (paused)")
+        assert "RateLimitError: Error code: 429" in run.error and '"retryDelay": "30s"' in run.error
+        assert calls == [] and await unfinished_runs(sessions, user_id) == []
+
+    async def test_a_daily_quota_is_answered_at_once_and_not_asked_again(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_quota(Quota(per_day=0))
+        first = await new_run(sessions, user_id, "add milk")
+        started = time.monotonic()
+        await run_chat_job(runtime, first.id)
+        elapsed = time.monotonic() - started
+        second = await new_run(sessions, user_id, "add bread", first.conversation_id)
+        await run_chat_job(runtime, second.id)
+
+        assert [r.status for r in fake.requests] == [429]  # no retry, and the second run sent nothing
+        assert elapsed < 1.0
+        for run_id in (first.id, second.id):
+            run, answer, _ = await reload(sessions, run_id)
+            assert run.status == RunStatus.failed and answer.content == paced.DAILY
+            assert run.error.startswith("ModelUnavailable: the daily quota of gemini-2.5-flash is used up")
+        first_run, _, _ = await reload(sessions, first.id)
+        assert "GenerateRequestsPerDayPerProjectPerModel-FreeTier" in first_run.error  # Gemini's reason
+
     @pytest.mark.parametrize(
-        ("status", "exception", "readable"),
+        ("status", "readable", "cause"),
         [
-            (429, "RateLimitError", "rate limited"),
-            (500, "InternalServerError", "returned an error (500)"),
-            (503, "InternalServerError", "returned an error (503)"),
+            (500, paced.FAILING, "InternalServerError: Error code: 500"),
+            (503, paced.OVERLOADED, "InternalServerError: Error code: 503"),
         ],
     )
     async def test_a_model_that_keeps_failing_ends_the_run_readably(
-        self, runtime, sessions, fake, user_id, status, exception, readable
+        self, runtime, sessions, fake, user_id, status, readable, cause
     ) -> None:  # type: ignore[no-untyped-def]
-        fake.fail_next(10, status, retry_after_ms=20)  # a short server-directed wait keeps this fast
+        fake.fail_next(10, status)
         run = await new_run(sessions, user_id, "add milk")
         await run_chat_job(runtime, run.id)
 
         assert [r.status for r in fake.requests] == [status] * 3  # one try and model_max_retries=2
+        first, second, third = (r.at for r in fake.requests)
+        assert second - first >= 0.25 and third - second >= 0.5  # backed off, with jitter
         run, answer, calls = await reload(sessions, run.id)
-        assert run.status == RunStatus.failed and run.finished_at and run.error.startswith(exception)
-        assert answer.role == Role.assistant and readable in answer.content
+        assert run.status == RunStatus.failed and run.finished_at and answer.content == readable
+        assert run.error.startswith("ModelUnavailable: gemini-2.5-flash failed 3 times <- " + cause)
+        assert '"status": "' in run.error  # Gemini's body, kept
         assert calls == [] and await tasks_of(sessions, user_id) == []
         assert await unfinished_runs(sessions, user_id) == []
         events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
@@ -338,7 +419,7 @@ class TestGeminiFailures:
 
         assert [r.status for r in fake.requests] == [200, 500, 500, 500]
         run, answer, calls = await reload(sessions, run.id)
-        assert run.status == RunStatus.failed and "returned an error (500)" in answer.content
+        assert run.status == RunStatus.failed and answer.content == paced.FAILING
         assert [c.name for c in calls] == ["add_task"]  # recorded, so a retried run replays it
         assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
 
@@ -354,8 +435,12 @@ class TestGeminiFailures:
         assert len(fake.requests) == 3  # each attempt timed out after model_timeout_s, then retried
         assert elapsed < 30  # the client gave up; it did not wait for the fake
         run, answer, _ = await reload(sessions, run.id)
-        assert run.status == RunStatus.failed and run.error.startswith("APITimeoutError")
-        assert "took too long" in answer.content
+        assert run.status == RunStatus.failed
+        assert (
+            run.error
+            == "ModelUnavailable: gemini-2.5-flash failed 3 times <- APITimeoutError: Request timed out."
+        )
+        assert answer.content == paced.TOO_SLOW
         assert await unfinished_runs(sessions, user_id) == []
 
     async def test_a_slow_model_within_the_timeout_is_waited_for_not_retried(
@@ -436,3 +521,107 @@ class TestGeminiFailures:
         assert run.status == RunStatus.failed and "returned an error (400)" in answer.content
         assert "missing a thought_signature" in run.error
         assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
+
+
+class TestGeminiPacing:
+    async def test_a_streamed_run_that_must_wait_tells_its_client_then_answers(
+        self, runtime, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
+        pace = runtime.model.paces["gemini-2.5-flash"]
+        # Another worker's call was answered 429 with retryDelay "1s".
+        await pace.limited((await pace.acquire(cost=0, max_wait_s=60)).member, 1.0)
+        run = await new_run(sessions, user_id, "add milk")
+        started = time.monotonic()
+        await run_chat_job(runtime, run.id, stream=True)
+
+        assert [r.status for r in fake.requests] == [200, 200]
+        assert fake.requests[0].at - started >= 0.95  # nothing was sent during the pause
+        events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
+        waiting, working = events[0].data, events[1].data
+        assert [e.event for e in events[:3]] == ["status", "status", "tool_call"]
+        assert waiting["state"] == "waiting" and waiting["reason"] == "paused"
+        assert 0.9 <= waiting["wait_s"] <= 1.0
+        assert (
+            waiting["message"]
+            == "Waiting for the AI model: its quota is exhausted for the moment (about 1 s)…"
+        )
+        assert working == {"state": "working"}
+        assert events[-1].event == "done"
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."
+
+    async def test_an_open_breaker_holds_the_call_until_its_probe_succeeds(
+        self, settings, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_script([text("Hello!")])
+        options = {"gemini_breaker_failures": 2, "gemini_breaker_cooldown_s": 0.6}
+        rt = await Runtime.create(gemini(settings, fake, **options))
+        try:
+            pace = rt.model.paces["gemini-2.5-flash"]
+            for _ in range(2):  # other workers' calls failed twice in a row: the breaker opens
+                await pace.failed((await pace.acquire(cost=0, max_wait_s=60)).member)
+            run = await new_run(sessions, user_id, "hi")
+            started = time.monotonic()
+            await run_chat_job(rt, run.id, stream=True)
+            after = await pace.acquire(cost=0, max_wait_s=60)
+        finally:
+            await rt.close()
+
+        (probe,) = fake.requests
+        assert probe.status == 200 and probe.at - started >= 0.5
+        assert after.kind == "go" and after.breaker == "closed"  # the probe's success closed it
+        events = await read_after(rt.redis, rt.settings.redis_prefix, run.id, 0)
+        assert events[0].event == "status" and events[0].data["reason"] == "unavailable"
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Hello!"
+
+    async def test_a_used_up_daily_quota_falls_back_to_the_next_model(
+        self, settings, sessions, fake, user_id
+    ) -> None:  # type: ignore[no-untyped-def]
+        fake.set_quota(Quota(per_day=0), model="gemini-2.5-flash")
+        fake.set_script([tool_call("add_task", {"title": "Buy milk"}), text("Added “Buy milk”.")])
+        rt = await Runtime.create(gemini(settings, fake, gemini_fallback_models=["gemini-2.5-flash-lite"]))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            await run_chat_job(rt, run.id)
+        finally:
+            await rt.close()
+
+        # The second call goes straight to the fallback: the primary is closed for the day.
+        assert [(r.body["model"], r.status) for r in fake.requests] == [
+            ("gemini-2.5-flash", 429),
+            ("gemini-2.5-flash-lite", 200),
+            ("gemini-2.5-flash-lite", 200),
+        ]
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."
+        assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk"]
+
+    async def test_an_overloaded_primary_falls_back_at_once(self, settings, sessions, fake, user_id) -> None:  # type: ignore[no-untyped-def]
+        def overloaded_primary(body: dict[str, Any]):  # type: ignore[no-untyped-def]
+            if body["model"] == "gemini-2.5-flash":
+                return Failure(503)
+            return (
+                text("Added “Buy milk”.")
+                if after_tool_result(body)
+                else tool_call("add_task", {"title": "Buy milk"})
+            )
+
+        fake.set_script(overloaded_primary)
+        rt = await Runtime.create(gemini(settings, fake, gemini_fallback_models=["gemini-2.5-flash-lite"]))
+        try:
+            run = await new_run(sessions, user_id, "add milk")
+            await run_chat_job(rt, run.id, stream=True)
+        finally:
+            await rt.close()
+
+        assert [(r.body["model"], r.status) for r in fake.requests] == [
+            ("gemini-2.5-flash", 503),
+            ("gemini-2.5-flash-lite", 200),
+            ("gemini-2.5-flash", 503),
+            ("gemini-2.5-flash-lite", 200),
+        ]
+        assert fake.requests[1].at - fake.requests[0].at < 0.25  # no backoff before the fallback
+        run, answer, _ = await reload(sessions, run.id)
+        assert run.status == RunStatus.succeeded and answer.content == "Added “Buy milk”."

@@ -52,6 +52,14 @@ class TestTranslator:
         assert t.feed("run", {"run_id": 7}) == []
         assert kinds(t.feed("done", {"message_id": 91, "response": ""})) == ["thread.item.done"]
 
+    def test_a_wait_for_the_model_is_a_progress_update(self) -> None:
+        t = RunEventTranslator("thr_1", answer_id="msg_90", workflow_id="wf_7")
+        message = "Waiting for the AI model: other requests are ahead of yours in its quota (about 4 s)…"
+        waiting = t.feed("status", {"state": "waiting", "reason": "pace", "wait_s": 4.2, "message": message})
+        assert kinds(waiting) == ["progress_update"]
+        assert (waiting[0].icon, waiting[0].text) == ("clock", message)
+        assert t.feed("status", {"state": "working"}) == []
+
     @pytest.mark.parametrize(("code", "retry"), [("run_failed", True), ("timeout", False)])
     def test_errors_raise_a_custom_stream_error(self, code, retry) -> None:
         t = RunEventTranslator("thr_1", answer_id="msg_90", workflow_id="wf_7")

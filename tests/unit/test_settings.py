@@ -6,6 +6,12 @@ class TestSettings:
         s = Settings(_env_file=None, allowed_origins="https://app.example.com, http://localhost:3000/")
         assert s.allowed_origins == ["https://app.example.com", "http://localhost:3000"]
 
+    def test_gemini_pacing_settings(self) -> None:
+        s = Settings(_env_file=None, gemini_rpm="", gemini_tpm="250000", gemini_fallback_models="")
+        assert (s.gemini_rpm, s.gemini_tpm, s.gemini_fallback_models) == (None, 250_000, [])
+        s = Settings(_env_file=None, gemini_fallback_models="gemini-2.5-flash-lite, gemini-2.0-flash")
+        assert s.gemini_fallback_models == ["gemini-2.5-flash-lite", "gemini-2.0-flash"]
+
     def test_database_url_uses_psycopg_driver(self) -> None:
         s = Settings(_env_file=None, database_url="postgres://u:p@ep-x-pooler.neon.tech/db?sslmode=require")
         assert s.database_url == "postgresql+psycopg://u:p@ep-x-pooler.neon.tech/db?sslmode=require"
