@@ -30,8 +30,11 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from worker.offline import replies
-from worker.offline.language import Intent, Ref, Text, clean, parse_ref, strip_polite, understand
+from worker.offline.intents import Intent, Ref
+from worker.offline.language import understand
+from worker.offline.references import parse_ref
 from worker.offline.resolve import ConversationContext, by_title, match, resolve
+from worker.offline.text import Text, clean, strip_polite
 
 OutputItem = ResponseFunctionToolCall | ResponseOutputMessage
 ACTION_TOOL = {"complete": "complete_task", "delete": "delete_task", "update": "update_task"}

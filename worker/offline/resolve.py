@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from worker.offline.language import IRREGULAR, Ref
+from worker.offline.intents import Ref
+from worker.offline.vocabulary import IRREGULAR
 
 STOPWORDS = set(
     """

@@ -1,0 +1,157 @@
+"""Listing ("what's left?"), help, small talk, and changes to many tasks at once ("clear my list")."""
+
+import dataclasses
+import re
+
+from worker.offline.intents import Intent, Ref
+from worker.offline.references import parse_refs, trim_ref
+from worker.offline.text import Text, clean
+
+_LIST_WORDS = re.compile(
+    r"\b(?:tasks?|to-?dos?|to do|list|agenda|plate|pending|left|remaining|outstanding|open|incomplete|"
+    r"unfinished|"
+    r"completed|finished|finish|complete|done|accomplished|checked off|ticked off|everything|backlog|"
+    r"schedule|items|"
+    r"due|next|should i do|should i work on)\b",
+    re.I,
+)
+_LIST_START = re.compile(
+    r"^(?:show|list|display|view|see|print|give|tell|pull up|bring up|fetch|check (?:my|what|the list)|what|"
+    r"what's|"
+    r"whats|which|how many|how much|do i|did i|have i|is there|are there|anything|any|am i|where|everything|"
+    r"all (?:my|the|of my)|my)\b",
+    re.I,
+)
+
+
+def list_status(low: str) -> str:
+    low = re.sub(r"\b(?:to-?do|to do)\s+(?:list|items?|tasks?)\b|\bto-?dos\b|\btodo\b(?!\s+list)", " ", low)
+    low = re.sub(r"\b(?:done|finished|completed)\s+or\s+not\b|\bor not\b", " both ", low)
+    low = re.sub(
+        r"\b(?:not|n't|never)\s+(?:yet\s+|been\s+|all\s+)*(?:done|finished|completed|complete|checked off)\b",
+        " undone ",
+        low,
+    )
+    pending = re.search(
+        r"\b(?:incomplete|unfinished|undone|pending|left|remaining|"
+        r"outstanding|open|still|to do|need to do|have to do|got to do|yet to|next|upcoming|plate|due|active|"
+        r"should i|"
+        r"current|unchecked|haven'?t|not checked)\b",
+        low,
+    )
+    done = re.search(
+        r"\b(?:completed|complete|finished|finish|done|checked off|ticked off|crossed off|accomplished|"
+        r"achieved|closed|did i|"
+        r"have i (?:done|finished|completed)|got done|already)\b",
+        low,
+    )
+    if re.search(r"\b(?:today|tonight|this week)\b", low) and not done:
+        return "pending"  # "what's on my list today?": what is still to do
+    if pending and done:
+        return "all"
+    return "pending" if pending else "completed" if done else "all"
+
+
+def is_list(low: str) -> bool:
+    if re.fullmatch(
+        r"(?:(?:my|the|all|all my|all the|show|list)\s+)?(?:pending|completed|finished|open|remaining|"
+        r"outstanding|done|"
+        r"unfinished|incomplete)?\s*(?:tasks|todos|to-dos|list|todo list|to-do list|to do list|items|ones|"
+        r"stuff|"
+        r"everything|agenda)?",
+        low,
+    ) and low not in ("done", "finished", "completed"):
+        return True
+    if not _LIST_START.match(low) or not _LIST_WORDS.search(low):
+        return False
+    # "what's the weather like today?" is not about the list; "what's left?" is
+    return not re.search(r"\b(?:weather|time|date|news|joke|score|capital|meaning|price)\b", low)
+
+
+HELP = re.compile(
+    r"\b(?:help|what can you do|what do you do|what are you able|how do (?:i|you) (?:use|add|delete|remove|"
+    r"complete|mark|rename|change|update|list|see)|how does this work|commands|instructions|"
+    r"what can i (?:say|ask)|"
+    r"how (?:can|should) i use)\b",
+    re.I,
+)
+_ALL = r"(?:all|every|everything|both|the lot)"
+_BULK_COMPLETE = [
+    rf"^(?:mark|set|tick|check|cross|flag|make)\b.*\b{_ALL}\b.*\b(?:done|complete|completed|finished|off)\b",
+    rf"^(?:complete|finish|tick off|check off|cross off|close)\s+(?:out\s+)?(?:of\s+)?{_ALL}\b",
+    rf"^(?:i\s+|i've\s+|i'm\s+|i am\s+)?(?:have\s+|just\s+|all\s+)?(?:finished|completed|done|did|"
+    rf"through)\s+(?:with\s+)?"
+    rf"(?:it all|{_ALL}(?:\s+(?:of\s+(?:them|it|my \w+)|on (?:my|the) list))?|all (?:my|the) (?:tasks|todos|"
+    rf"items|things))$",
+    rf"^(?:{_ALL}(?:\s+(?:my|the|of my|of the|of them))?(?:\s+(?:tasks|todos|items|things))?)\s+(?:is|"
+    rf"are)\s+(?:now\s+)?(?:done|finished|completed|complete)$",
+]
+_BULK_DELETE = [
+    rf"^(?:delete|remove|clear|erase|wipe|get rid of|purge|trash|empty|reset|nuke|drop|scrap|bin|ditch|"
+    rf"clean up|clean out|clear out)\b"
+    rf"(?:\s+out)?\s+(?:of\s+)?{_ALL}\b(.*)$",
+    r"^(?:clear|empty|wipe|reset|nuke|purge|clean)\s+(?:out\s+)?(?:off\s+)?(?:my|the)\s+(?:whole\s+|"
+    r"entire\s+)?"
+    r"(?:(?:todo|to-do|to do|task)\s+)?(?:list|tasks|todos|to-dos)$",
+    r"^(?:start (?:over|fresh|from scratch) with an empty list|wipe the slate clean)$",
+    r"^(?:delete|remove|clear|erase|wipe|get rid of|purge|trash|clean up|clean out|clear out|archive|drop)\s+"
+    r"(?:out\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|my\s+)?(completed|finished|done|checked off|ticked off|old|"
+    r"pending|"
+    r"open|unfinished|incomplete)\s*(?:tasks|todos|to-dos|items|ones|stuff|things)?$",
+]
+
+SMALL_TALK = re.compile(
+    r"^(?:hi|hello|hey|yo|hiya|howdy|good (?:morning|afternoon|evening|night)|thanks?|thank you|thx|ty|"
+    r"cheers|"
+    r"bye|goodbye|see you|ok|okay|k|cool|great|nice|awesome|perfect|yes|no|yep|nope|sure|lol|haha|wow|"
+    r"how are you|who are you|what are you)\b",
+    re.I,
+)
+
+
+def parse_bulk(text: Text, low: str) -> Intent | None:
+    keep: list[Ref] = []
+    if m := re.search(
+        r"\s*,?\s+(?:except(?: for)?|but(?: not)?|other than|apart from|besides|save for)\s+(.+?)$", low
+    ):
+        keep = parse_refs(text, trim_ref(m.group(1)))
+        low = low[: m.start()] + (
+            " done" if re.search(r"\b(?:done|complete|completed|finished)$", low) else ""
+        )
+    intent = _bulk_intent(text, low)
+    return dataclasses.replace(intent, keep=keep) if intent else None
+
+
+def _bulk_intent(text: Text, low: str) -> Intent | None:
+    for pattern in _BULK_COMPLETE:
+        if re.search(pattern, low):
+            return Intent("complete_all", status="pending", ref=_bulk_scope(text, low))
+    for pattern in _BULK_DELETE:
+        if m := re.search(pattern, low):
+            rest = m.group(1) if m.groups() else ""
+            status = "all"
+            if re.search(r"\b(?:completed|finished|done|checked off|ticked off|old)\b", rest or ""):
+                status = "completed"
+            elif re.search(r"\b(?:pending|open|unfinished|incomplete|not done)\b", rest or ""):
+                status = "pending"
+            return Intent("delete_all", status=status, ref=_bulk_scope(text, rest or ""))
+    return None
+
+
+def _bulk_scope(text: Text, rest: str) -> Ref:
+    """'all of them' -> the tasks just shown; 'all the shopping tasks' -> the tasks about shopping."""
+    if re.search(r"\b(?:them|those|these|of them|both)\b", rest):
+        return Ref(plural=True)
+    topic = re.sub(
+        rf"\b(?:{_ALL}|my|the|of|from|on|in|off|out|list|to-?do|to do|tasks?|todos?|items?|things?|ones?|as|"
+        r"done|complete|completed|finished|pending|open|unfinished|incomplete|checked|ticked|crossed|mark|"
+        r"set|"
+        r"check|tick|cross|please|now|i|have|'ve|just|did|are|is|it|them|remaining|left|outstanding|other|"
+        r"rest|current|"
+        r"existing|still|todo|open|active)\b",
+        " ",
+        rest,
+    )
+    topic = re.sub(r"\b(?:about|for|related to|regarding|with)\b|'\w+\b", " ", topic)
+    topic = clean(re.sub(r"[^\w\s\ue000\ue001]|\b\w\b", " ", topic))
+    return Ref(query=text.unmask(topic)) if topic else Ref()
