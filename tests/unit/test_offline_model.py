@@ -223,10 +223,67 @@ class TestConversations:
         for message in ("hi", "tell me a joke", "what can you do?", "thanks!"):
             assert chat.send(message) and chat.calls == []
 
-    def test_bulk_delete_of_completed_tasks(self) -> None:
+    def test_bulk_delete_of_completed_tasks_waits_for_a_yes(self) -> None:
         tools = Tools()
         keep = tools.add_task("Buy groceries")
         tools.complete_task(tools.add_task("Call mom")["id"])
         chat = Chat(tools)
-        reply = chat.send("delete all completed tasks")
+        question = chat.send("delete all completed tasks")
+        assert chat.calls == ["list_tasks"] and len(tools.tasks) == 2
+        assert "Call mom" in question and "Shall I" in question
+        reply = chat.send("yes")
         assert list(tools.tasks) == [keep["id"]] and "Call mom" in reply
+
+    def test_a_bulk_change_is_cancelled_by_anything_but_a_yes(self) -> None:
+        tools = Tools()
+        for title in ("Buy milk", "Call mom", "Pay rent"):
+            tools.add_task(title)
+        chat = Chat(tools)
+        chat.send("delete all my tasks")
+        assert "won't" in chat.send("no") and chat.calls == []
+        chat.send("mark everything as done")
+        chat.send("add walk the dog")
+        assert chat.calls == ["add_task"]
+        assert chat.send("yes") and chat.calls == []  # the offer lapsed: a yes now changes nothing
+        assert len(tools.tasks) == 4 and not any(t["completed"] for t in tools.tasks.values())
+
+    def test_the_yes_acts_only_on_the_tasks_the_user_saw(self) -> None:
+        tools = Tools()
+        tools.add_task("Buy milk")
+        tools.add_task("Call mom")
+        chat = Chat(tools)
+        chat.send("delete everything")
+        late = tools.add_task("Added in another tab")
+        chat.send("yes")
+        assert list(tools.tasks) == [late["id"]]
+
+    def test_a_loose_match_is_asked_about_and_a_yes_picks_it(self) -> None:
+        tools = Tools()
+        milk = tools.add_task("Buy milk")
+        tools.add_task("Pay rent")
+        chat = Chat(tools)
+        question = chat.send("delete the milk and cheese order")
+        assert question.startswith("Do you mean “Buy milk”") and chat.calls == ["list_tasks"]
+        chat.send("yes")
+        assert chat.calls == ["delete_task"] and milk["id"] not in tools.tasks
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "Did I already add something about the dentist?",
+            "is the dentist appointment done?",
+            "what would happen if I deleted the dentist appointment?",
+            "don't delete the dentist appointment",
+            "Should I cancel the dentist appointment?",
+            "I haven't been to the dentist appointment yet",
+        ],
+    )
+    def test_questions_hedges_and_negations_change_nothing(self, message: str) -> None:
+        tools = Tools()
+        tools.add_task("Dentist appointment")
+        chat = Chat(tools)
+        reply = chat.send(message)
+        assert set(chat.calls) <= {"list_tasks"} and reply
+        assert [(t["title"], t["completed"]) for t in tools.tasks.values()] == [
+            ("Dentist appointment", False)
+        ]

@@ -11,7 +11,7 @@ from worker.offline.vocabulary import IRREGULAR, NOT_PAST, SAME_PAST, STATUS_DON
 REF = r"(.+?)"
 
 
-def _sep(*words: str) -> str:
+def sep(*words: str) -> str:
     """A separator after a task reference: whole words ("to", "as") or a colon, dash or equals sign."""
     spoken = "|".join(w.replace(" ", r"\s+") for w in words)
     return rf"(?:\s+(?:{spoken})(?=\s|$|\ue000)|\s*(?:[:=→]|->|=>)|\s+[-–—])\s*"
@@ -26,17 +26,17 @@ UPDATE_DESCRIPTION = [
     # set the description of X to Y / change the notes on task 3: Y
     rf"^(?:set|change|update|edit|modify|make|replace|put|write|rewrite)\s+(?:the\s+)?(?:description|desc|"
     rf"details|notes?|comment)\s+"
-    rf"(?:of|for|on|in|to)\s+{REF}{_sep('to say', 'to read', 'so it says', 'to', 'as', 'with')}(.+)$",
+    rf"(?:of|for|on|in|to)\s+{REF}{sep('to say', 'to read', 'so it says', 'to', 'as', 'with')}(.+)$",
     # set X's description to Y
     rf"^(?:set|change|update|edit|modify|make)\s+{REF}(?:'s|’s)\s+(?:description|desc|details|"
-    rf"notes?){_sep('to', 'as')}(.+)$",
+    rf"notes?){sep('to', 'as')}(.+)$",
     rf"^(?:set|change|update|edit|modify)\s+(?!(?:the|a|an|its)\s+(?:description|desc|details|"
     rf"notes?)\b){REF}\s+"
-    rf"(?:description|desc|details|notes?){_sep('to', 'as')}(.+)$",
+    rf"(?:description|desc|details|notes?){sep('to', 'as')}(.+)$",
     # add a description to X: Y / add the note Y to X
     rf"^(?:add|attach|put|give|write|append)\s+(?:a\s+|the\s+|this\s+|some\s+)?(?:description|desc|details?|"
     rf"notes?|comment)\s+"
-    rf"(?:to|for|on)\s+{REF}{_sep('saying', 'that says', 'reading')}(.+)$",
+    rf"(?:to|for|on)\s+{REF}{sep('saying', 'that says', 'reading')}(.+)$",
     r"^(?:add|attach|put|give|write|append)\s+(?:a\s+|the\s+)?(?:description|desc|details?|notes?|"
     r"comment)\s*(?::|saying|that says|reading)?\s*"
     r"(\ue000\d+\ue001|.+?)\s+(?:to|for|on)\s+(the .+|task .+|it|that|this|#\d+)$",
@@ -49,15 +49,15 @@ UPDATE_DESCRIPTION = [
     rf"^give\s+{REF}\s+(?:the|a)\s+(?:description|note|details)\s*(?::|of|saying)?\s*(.+)$",
     # for X, set the description to Y
     rf"^(?:for|on|in)\s+{REF},?\s+(?:set|change|update|add|make)\s+(?:the\s+|a\s+)?(?:description|notes?|"
-    rf"details)(?:{_sep('to', 'as')}|\s+)(.+)$",
+    rf"details)(?:{sep('to', 'as')}|\s+)(.+)$",
     # X's description should be Y
     rf"^{REF}(?:'s|’s)?\s+(?:description|notes?|details)\s+(?:should be|should say|is|=|:)\s*(.+)$",
 ]
 UPDATE_DESCRIPTION_HERE = [  # no task named: the one the conversation is about
     r"^(?:set|change|update|add|give it|put)\s+(?:the\s+|a\s+|its\s+|it\s+a\s+)?(?:description|desc|details?)"
-    rf"(?:\s+(?:to|on|for)\s+(?:it|that|this|the task))?(?:{_sep('to', 'as', 'saying')}|\s+)(.+)$",
+    rf"(?:\s+(?:to|on|for)\s+(?:it|that|this|the task))?(?:{sep('to', 'as', 'saying')}|\s+)(.+)$",
     r"^(?:set|change|update|add|give it|put)\s+(?:the\s+|a\s+|its\s+|it\s+a\s+)?(?:notes?|comment)"
-    rf"\s+(?:to|on|for)\s+(?:it|that|this|the task)(?:{_sep('to', 'as', 'saying')}|\s+)(.+)$",
+    rf"\s+(?:to|on|for)\s+(?:it|that|this|the task)(?:{sep('to', 'as', 'saying')}|\s+)(.+)$",
     r"^describe\s+(?:it|that|this)\s+as\s+(.+)$",
 ]
 CLEAR_DESCRIPTION = (
@@ -65,15 +65,15 @@ CLEAR_DESCRIPTION = (
     rf"(?:of|from|for|on|in)\s+{REF}$"
 )
 RENAME = [
-    rf"^(?:rename|retitle|relabel)\s+{REF}{_sep('to', 'as', 'into')}(.+)$",
+    rf"^(?:rename|retitle|relabel)\s+{REF}{sep('to', 'as', 'into')}(.+)$",
     r"^(?:rename|retitle|relabel)\s+(\ue000\d+\ue001|(?:task|item|#)\s*#?\d+|it|that|this)\s*(.+)$",
     rf"^(?:change|update|edit|modify|alter|amend|correct|fix|set)\s+(?:the\s+)?(?:title|name|text|"
     rf"wording)\s+(?:of|for|on)\s+{REF}"
-    rf"{_sep('to', 'as', 'into')}(.+)$",
+    rf"{sep('to', 'as', 'into')}(.+)$",
     rf"^(?:change|update|edit|modify|alter|amend|correct|switch|set|make)\s+{REF}(?:'s|’s)\s+(?:title|"
     rf"name)\s+(?:to|as|:)\s*(.+)$",
     rf"^(?:change|update|edit|modify|alter|amend|correct|switch|turn|set)\s+{REF}"
-    rf"{_sep('to say', 'to read', 'so that it says', 'so it says', 'so it reads', 'to', 'into')}(.+)$",
+    rf"{sep('to say', 'to read', 'so that it says', 'so it says', 'so it reads', 'to', 'into')}(.+)$",
     r"^(?:make)\s+(task\s*#?\d+|#\d+|\ue000\d+\ue001|it|that)\s+(?:say\s+|read\s+)?(.+)$",
     rf"^(?:replace|swap)\s+{REF}\s+with\s+(.+)$",
     rf"^{REF}\s+should\s+(?:now\s+)?(?:be\s+(?:called|named|titled|renamed(?:\s+to)?)|say|read|become|"
@@ -86,6 +86,7 @@ RENAME_HERE = [  # "actually, make it Saturday", "I meant 'Pay water bill'"
     r"rename it to)\s+(.+?)(?:\s+instead)?$",
 ]
 
+COMPLETE_COMMAND = rf"^(?:complete|finish|close|finalize|resolve)\s+{REF}$"
 COMPLETE = [
     r"^(?:mark|set|flag)\s+(?:it\s+|that\s+|this\s+)?(?:as\s+)?(?:done|complete|completed|finished)()$",
     rf"^(?:i(?:'m| am)\s+)?all set with\s+{REF}$",
@@ -96,7 +97,7 @@ COMPLETE = [
     rf"^mark\s+{REF}\s+off\b",
     rf"^(?:check|tick|cross|strike|knock)\s+off\s+{REF}$",
     rf"^(?:check|tick|cross|strike|knock)\s+{REF}\s+off\b",
-    rf"^(?:complete|finish|close|finalize|resolve)\s+{REF}$",
+    COMPLETE_COMMAND,
     rf"^(?:i\s+|i've\s+|ive\s+|we\s+|we've\s+)?(?:have\s+|just\s+|already\s+|finally\s+|now\s+|"
     rf"totally\s+)*(?:finished|completed|done|did|accomplished|"
     rf"wrapped up|knocked out|took care of|taken care of|handled|sorted(?: out)?|dealt with|got through|"
@@ -112,6 +113,14 @@ COMPLETE = [
     r"dealt with|"
     r"over|ticked off|checked off|crossed off|out of the way|good to go|clean)\b",
     rf"^{REF}\s*(?:[:\-–—]\s*)?(?:done|finished|complete|completed|✓|✅|✔️?|☑️?)$",
+]
+NOT_DONE = [  # the last group, when there is one, must say "done" for the clause to be about that
+    r"^(?:i|we)\s+(?:still\s+)?(?:didn'?t|did\s+not|haven'?t|have\s+not|hasn'?t|never|couldn'?t|could\s+not|"
+    r"wasn'?t\s+able\s+to)\s+(?:get\s+(?:to|around\s+to)\s+)?(?:yet\s+)?(.+?)(?:\s+yet)?$",
+    r"^(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:still\s+)?not\s+(?:yet\s+)?(?:done|finished|through)\s+(?:with\s+)?"
+    r"(.+?)(?:\s+yet)?$",
+    r"^(.+?)\s+(?:isn'?t|is\s+not|wasn'?t|was\s+not|hasn'?t\s+been|has\s+not\s+been|aren'?t|are\s+not|"
+    r"haven'?t\s+been|is\s+still\s+not|still\s+isn'?t)\s+(?:yet\s+)?(\w+)(?:\s+yet)?$",
 ]
 DONE_PRONOUN = re.compile(
     r"^(?:(?:i(?:'ve| have)?\s+)?(?:just\s+)?(?:done|finished|completed|did)\s+(?:it|that|this)|"
@@ -151,7 +160,7 @@ _PASSIVE = re.compile(
 )
 
 
-def _is_past(word: str) -> bool:
+def is_past(word: str) -> bool:
     word = word.lower()
     return word in IRREGULAR or (word.endswith("ed") and word not in NOT_PAST and len(word) > 3)
 
@@ -161,20 +170,20 @@ def past_tense(text: Text, clause: str) -> Intent | None:
     low = clause.lower()
     if m := _PASSIVE.match(clause):
         subject, verb, rest = m.group(1), m.group(2), m.group(3) or ""
-        if (_is_past(verb) or verb.lower() in {"clean", "tidy", "sorted", "ready"}) and not re.match(
+        if (is_past(verb) or verb.lower() in {"clean", "tidy", "sorted", "ready"}) and not re.match(
             r"^(?:i|we|you|it|that|this)$", subject, re.I
         ):
             return Intent("complete", ref=Ref(query=topic(text.unmask(f"{verb} {subject} {rest}"))))
     if (
         (m := re.match(r"^(.+?)\s+(\w+)$", clause))
-        and _is_past(m.group(2))
+        and is_past(m.group(2))
         and not re.match(r"^(?:i|we|you)\b", low)
     ):
         return Intent("complete", ref=Ref(query=topic(text.unmask(f"{m.group(2)} {m.group(1)}"))))
     if m := _PAST.match(clause):
         verb = m.group(1)
         starts_with_i = bool(re.match(r"^(?:i|we)\b", low))
-        if _is_past(verb) or (starts_with_i and verb.lower() in SAME_PAST):
+        if is_past(verb) or (starts_with_i and verb.lower() in SAME_PAST):
             if verb.lower() in {
                 "wanted",
                 "needed",

@@ -8,33 +8,74 @@ from worker.offline.adding import ADD_LEAD, NEED_TO, parse_add, starts_with_verb
 from worker.offline.changes import (
     CLEAR_DESCRIPTION,
     COMPLETE,
+    COMPLETE_COMMAND,
     DELETE,
     DONE_PRONOUN,
     DONE_WORDS,
+    NOT_DONE,
     REF,
     RENAME,
     RENAME_HERE,
     UPDATE_DESCRIPTION,
     UPDATE_DESCRIPTION_HERE,
+    is_past,
     past_tense,
 )
-from worker.offline.intents import Intent, Ref
+from worker.offline.intents import ASK, REFUSE, SUGGEST, Intent, Ref
 from worker.offline.listing import HELP, SMALL_TALK, is_list, list_status, parse_bulk
-from worker.offline.references import PLURAL, parse_ref, parse_refs, trim_ref
+from worker.offline.moods import frame
+from worker.offline.references import PLURAL, parse_ref, parse_refs, topic, trim_ref
+from worker.offline.scheduling import has_deadline, is_when, parse_reschedule
 from worker.offline.text import Text, slot_text, strip_polite, title_text
 
 STARTER = re.compile(
     r"^(?:(?:also|then|please|and|now)\s+)*(?:add|create|put|remind me|don'?t let me forget|delete|remove|"
-    r"cancel|mark|"
-    r"tick|check off|cross off|complete|rename|change|update|edit|set|show|list|display|what|tell me|give me|"
-    r"clear)\b",
+    r"cancel|mark|tick|check|cross|complete|rename|change|update|edit|set|show|list|display|what|tell me|"
+    r"give me|clear|don'?t|do not|never)\b",
     re.I,
 )
 
 
-def parse_clause(text: Text, clause: str) -> list[Intent]:
-    question = clause.rstrip().endswith("?")
+_WH = re.compile(r"^(?:what|which|who|whom|whose|where|when|why|how)\b", re.I)
+_NEGATED = re.compile(r"\b(?:not|never|no longer|nope)\b|n't\b|\bnot yet\b", re.I)
+
+
+def parse_clause(text: Text, clause: str, *, asked: bool = False) -> list[Intent]:
+    """asked: the sentence is a question (not a polite request like "can you …?")."""
+    question = asked or clause.rstrip().endswith("?")
     clause = strip_polite(clause).rstrip(" .!?")
+    mood, request = frame(clause)
+    if mood:
+        inner = _parse(text, request, question=False)
+        if mood == ASK and re.match(r"(?i)(?:did|have|has|had)\b", clause):
+            # "did I call mom?": whether the errand is done, not whether it is on the list
+            inner = [
+                Intent("complete", ref=Ref(query=i.title)) if i.guessed and i.title else i for i in inner
+            ]
+        if any(i.changes for i in inner):
+            return _with_mood(inner, mood)
+        if mood == REFUSE:
+            return [Intent("chat", mood=REFUSE)]  # "don't touch anything"
+    intents = _parse(text, clause, question=question)
+    if asked and any(i.changes and not i.mood for i in intents):
+        # "delete the milk task?" offers to; "when did I finish the report?" only looks
+        intents = _with_mood(intents, ASK if _WH.match(clause) else SUGGEST)
+    return intents
+
+
+def _with_mood(intents: list[Intent], mood: str) -> list[Intent]:
+    out = []
+    for i in intents:
+        if not i.changes or i.mood:
+            out.append(i)
+        elif mood == ASK and i.kind in ("complete_all", "delete_all"):  # "have I finished everything?"
+            out.append(Intent("list", status="pending" if i.kind == "complete_all" else "all"))
+        else:
+            out.append(dataclasses.replace(i, mood=mood, guessed=False))
+    return out
+
+
+def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
     low = clause.lower()
     if not low:
         return [Intent("chat")]
@@ -46,7 +87,7 @@ def parse_clause(text: Text, clause: str) -> list[Intent]:
         clause,
         re.I,
     ):
-        rest = parse_clause(text, clause[m.end() :])
+        rest = _parse(text, clause[m.end() :], question=question)
         return rest if rest[0].kind != "chat" else [Intent("chat")]
 
     if HELP.search(low) and not re.match(r"^help me remember\b", low):
@@ -82,18 +123,22 @@ def parse_clause(text: Text, clause: str) -> list[Intent]:
             )
             and re.search(r"\b(?:tasks?|todos?|list|items?|#?\d+|it|that|them)\b|\ue000", need.group(1), re.I)
         ):
-            return parse_clause(text, need.group(1))  # "I need to delete task 3"
+            return _parse(text, need.group(1), question=question)  # "I need to delete task 3"
         return parse_add(text, clause)
 
     if bulk := parse_bulk(text, low):
         return [bulk]
 
-    # Renames (also "change task 3 to done", which is a completion)
+    if due := parse_reschedule(text, clause):
+        return due
+    # Renames (also "change task 3 to done", which is a completion, and "make it Saturday", a date)
     for pattern in RENAME:
         if m := re.match(pattern, clause, re.I):
             new, ref = m.group(2).strip(), m.group(1)
             if DONE_WORDS.match(new):
                 return [Intent("complete", ref=r) for r in parse_refs(text, ref)]
+            if is_when(new) and text.only_quote(new) is None:
+                return [Intent("reschedule", when=new, ref=parse_ref(text, ref))]
             description = None
             if d := re.search(
                 r"\s*(?:,|\band\b)\s*(?:set\s+|change\s+|update\s+|with\s+|give it\s+)?(?:its|the|"
@@ -113,6 +158,8 @@ def parse_clause(text: Text, clause: str) -> list[Intent]:
             return [Intent("update", ref=parse_ref(text, m.group(1)))]  # asks what to change it to
     for pattern in RENAME_HERE:
         if m := re.match(pattern, clause, re.I):
+            if is_when(m.group(1)) and text.only_quote(m.group(1)) is None:
+                return [Intent("reschedule", when=m.group(1), ref=Ref(pronoun=True))]
             return [Intent("update", title=title_text(text, m.group(1)), ref=Ref(pronoun=True))]
 
     for pattern in DELETE:
@@ -148,8 +195,10 @@ def parse_clause(text: Text, clause: str) -> list[Intent]:
         re.I,
     ):
         return [Intent("show", ref=parse_ref(text, m.group(1)))]
-    if m := re.match(r"^(?:is|was|are)\s+(.+?)\s+(?:done|finished|completed|complete)$", clause, re.I):
-        return [Intent("show", ref=parse_ref(text, m.group(1)))]
+    if m := _SEARCH.match(clause):  # "do I have a task about the gym?": is it there?
+        return [Intent("add", title=topic(text.unmask(m.group(1))), mood=ASK)]
+    if asking := _state_question(text, clause):
+        return asking
 
     if is_list(low):
         return [Intent("list", status=list_status(low))]
@@ -174,12 +223,17 @@ def parse_clause(text: Text, clause: str) -> list[Intent]:
             if re.fullmatch(r"(?:all|everything|every task|all (?:my )?(?:tasks|todos))", phrase.lower()):
                 return [Intent("complete_all", status="pending", ref=Ref())]
             if PLURAL.fullmatch(phrase.lower()):
-                return [Intent("complete", ref=Ref(plural=True))]
-            return [Intent("complete", ref=r) for r in parse_refs(text, phrase)]
+                return _unless_negated(clause, [Intent("complete", ref=Ref(plural=True))])
+            if pattern == COMPLETE_COMMAND and has_deadline(phrase):
+                return parse_add(text, clause, bare=True)  # "finish the report by Friday": a task to do
+            return _unless_negated(clause, [Intent("complete", ref=r) for r in parse_refs(text, phrase)])
+    for pattern in NOT_DONE:  # "I haven't paid rent", "the report isn't finished"
+        if (m := re.match(pattern, clause, re.I)) and (m.lastindex == 1 or _finished(m.group(2))):
+            return [Intent("complete", ref=Ref(query=topic(text.unmask(m.group(1)))), mood=REFUSE)]
     if DONE_PRONOUN.match(low):
-        return [Intent("complete", ref=Ref(pronoun=True))]
+        return _unless_negated(clause, [Intent("complete", ref=Ref(pronoun=True))])
     if done := past_tense(text, clause):
-        return [done]
+        return _unless_negated(clause, [done])
 
     if SMALL_TALK.match(low):
         return [Intent("chat")]
@@ -197,3 +251,46 @@ def parse_clause(text: Text, clause: str) -> list[Intent]:
     ):
         return [dataclasses.replace(i, guessed=True) for i in parse_add(text, clause, bare=True)]
     return [Intent("chat")]
+
+
+def _unless_negated(clause: str, intents: list[Intent]) -> list[Intent]:
+    """'I haven't paid rent', 'I did not call mom': said about a task, but not that it is done."""
+    if _NEGATED.search(clause):
+        return [dataclasses.replace(i, mood=REFUSE) for i in intents]
+    return intents
+
+
+_SEARCH = re.compile(
+    r"^(?:(?:do|did|have|had)\s+(?:i|we)\s+(?:still\s+|already\s+|ever\s+)*(?:have|got|add|added|make|made|create|"
+    r"created|put|save|saved)\s+|(?:is|are)\s+there\s+|(?:i|we)\s+(?:have|had)\s+|any\s+|anything\s+)"
+    r"(?:a|an|any|the|some)?\s*(?:tasks?|to-?dos?|items?|reminders?|entry|entries|anything|something|things?)?\s*"
+    r"(?:about|for|to|called|named|titled|regarding|on|with|mentioning|like|re)\s+(.+?)"
+    r"(?:\s+(?:on|in)\s+(?:my|the)\s+(?:\w+\s+)?(?:list|tasks))?(?:\s+(?:already|yet|still))?$",
+    re.I,
+)
+_STATE = re.compile(
+    r"^(?:is|was|are|were|has|have)\s+(.+?)\s+(?:already\s+|still\s+|really\s+|now\s+|actually\s+)*(?:been\s+)?"
+    r"(\w+(?:\s+off)?|(?:on|in)\s+(?:my|the)\s+(?:\w+\s+)?(?:list|tasks))(?:\s+(?:already|yet|now))?$",
+    re.I,
+)
+
+
+def _finished(word: str) -> bool:
+    return word.lower() in ("done", "finished", "complete", "ready", "sorted") or is_past(word)
+
+
+_GONE = {"deleted", "removed", "gone", "cancelled", "canceled", "dropped", "erased"}
+
+
+def _state_question(text: Text, clause: str) -> list[Intent] | None:
+    """'is the report done?', 'was the dentist deleted?', 'is buying milk on my list?': only a look."""
+    if not (m := _STATE.match(clause)):
+        return None
+    state, ref = m.group(2).lower(), parse_ref(text, m.group(1))
+    if state in _GONE:
+        return [Intent("delete", ref=ref, mood=ASK)]
+    if state in ("done", "complete", "finished") or is_past(state.split()[0]):
+        return [Intent("complete", ref=ref, mood=ASK)]
+    if re.match(r"(?:on|in)\b", state) or state in ("there", "pending", "open", "outstanding", "left"):
+        return [Intent("add", title=ref.query, mood=ASK)] if ref.query else [Intent("show", ref=ref)]
+    return None

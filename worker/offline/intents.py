@@ -2,6 +2,12 @@
 
 from dataclasses import dataclass, field
 
+# How a request is meant, besides what it asks for. Only a plain request (no mood) changes tasks.
+ASK = "ask"  # a question about it: "did I call mom?", "is the report done?" -> look, never change
+SUGGEST = "suggest"  # a hedge: "should I delete the milk task?", "maybe cancel the dentist?" -> offer
+SUPPOSE = "suppose"  # a hypothetical: "what would happen if I deleted X?" -> explain
+REFUSE = "refuse"  # a negation: "don't delete the milk task", "no need to add bread" -> do nothing
+
 
 @dataclass
 class Ref:
@@ -21,11 +27,32 @@ class Ref:
 
 @dataclass
 class Intent:
-    # add | list | show | complete | delete | update | reopen | complete_all | delete_all | undo | help | chat
+    # add | list | show | complete | delete | update | reschedule | reopen | complete_all | delete_all
+    # | undo | help | chat
     kind: str
     title: str | None = None
     description: str | None = None
+    when: str | None = None  # a due date in the user's words ("Friday"); "" removes it
     status: str = "all"
     ref: Ref = field(default_factory=Ref)
     keep: list[Ref] = field(default_factory=list)  # "all … except the first one"
     guessed: bool = False  # read from a bare phrase ("call dad"): may instead answer a question back
+    mood: str = ""  # ASK, SUGGEST, SUPPOSE or REFUSE; "" for a plain request
+    confirmed: bool = False  # the user said yes to doing exactly this (bulk changes wait for it)
+
+    @property
+    def changes(self) -> bool:
+        return self.kind in MUTATING
+
+
+MUTATING = {
+    "add",
+    "complete",
+    "delete",
+    "update",
+    "reschedule",
+    "reopen",
+    "complete_all",
+    "delete_all",
+    "undo",
+}

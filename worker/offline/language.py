@@ -16,7 +16,9 @@ from worker.offline.references import topic
 from worker.offline.text import POLITE_REQUEST, Text, strip_polite
 
 _SEPARATOR = re.compile(
-    r"\s*(?:;|[.!?](?=\s)|,?\s+and then\s+|,?\s+then\s+|,?\s+and\s+(?:also\s+)?|,\s+(?:also\s+)?)\s*", re.I
+    r"\s*(?:;|[.!?](?=\s)|,?\s+and then\s+|,?\s+then\s+|,?\s+and\s+(?:also\s+)?|,?\s+but\s+|"
+    r",\s+(?:also\s+)?)\s*",
+    re.I,
 )
 
 
@@ -33,22 +35,46 @@ def _clauses(masked: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if masked[a:b].strip(" .!?,;")]
 
 
+# Asking for something politely is a request, even with a question mark: "can you delete task 3?"
+_POLITE = re.compile(
+    r"\b(?:(?:can|could|would|will)\s+(?:you|u)|would\s+you\s+mind|(?:can|could|may)\s+(?:i|we)|please|pls|"
+    r"is\s+it\s+possible\s+(?:to|for\s+you\s+to)|(?:i|we)\s+(?:want|need|would\s+like|'d\s+like)\s+you\s+to|"
+    r"why\s+don'?t\s+you)\b",
+    re.I,
+)
+
+
+def _asked(masked: str, start: int, end: int) -> bool:
+    """Whether the sentence holding this clause is a question rather than a request."""
+    before = re.split(r"[.!?;](?=\s)", masked[:start])[-1]
+    after = re.split(r"(?<=[.!?;])(?=\s)", masked[end:])[0] if end < len(masked) else ""
+    sentence = before + masked[start:end] + after
+    return sentence.rstrip().endswith("?") and not _POLITE.search(before + masked[start:end])
+
+
 def understand(message: str) -> list[Intent]:
     text = Text(message)
     if not text.masked.strip(" .!?"):
         return [Intent("chat")]
     groups: list[tuple[int, int, list[Intent]]] = []
     for a, b in _clauses(text.masked):
-        parsed = parse_clause(text, text.masked[a:b])
+        asked = _asked(text.masked, a, b)
+        parsed = parse_clause(text, text.masked[a:b], asked=asked)
         if groups and (
-            parsed[0].kind in ("chat", "help") or parsed[0].guessed or _is_description_tail(text.masked[a:b])
+            (parsed[0].kind in ("chat", "help") and not parsed[0].mood)
+            or parsed[0].guessed
+            or _is_description_tail(text.masked[a:b])
         ):
             # not a command of its own after all: it belongs to the clause before
             start = groups[-1][0]
-            groups[-1] = (start, b, parse_clause(text, text.masked[start:b]))
+            groups[-1] = (start, b, parse_clause(text, text.masked[start:b], asked=asked))
             continue
         if groups and parsed[0].ref.pronoun and parsed[0].kind == groups[-1][2][-1].kind:
             continue  # "the lunch got cancelled, remove it": the same request said twice
+        named = groups[-1][2][-1].ref if groups else Ref()
+        if parsed[0].ref.pronoun and named.query and groups[-1][2][-1].mood:
+            # "don't complete the report, delete it instead": "it" is the task just named, not acted on
+            parsed = [dataclasses.replace(i, ref=named) if i.ref.pronoun else i for i in parsed]
         before = strip_polite(text.masked[groups[-1][0] : groups[-1][1]]) if groups else ""
         if (
             groups

@@ -84,7 +84,7 @@ def parse_ref(text: Text, phrase: str) -> Ref:
         low,
     ) and re.search(r"\b(?:added|created|made|put in|newest|most recent)\b", low):
         return Ref(newest=True)
-    if not low or PRONOUN.fullmatch(low) or low in {"one", "task", "item"}:
+    if not low or PRONOUN.fullmatch(low) or low in {"one", "task", "item", "thing", "todo", "entry"}:
         return Ref(pronoun=True)
     return Ref(query=topic(text.unmask(phrase)))
 
@@ -118,7 +118,7 @@ def trim_ref(phrase: str, *, done_words: bool = False) -> str:
         flags=re.I,
     )
     phrase = re.sub(
-        r"(?:[,.!]?\s*(?:please|now|already|too|as well|today|yesterday|finally|at last|just now|"
+        r"(?:[,.!]?\s*(?:please|now|already|too|as well|today|yesterday|finally|at last|just now|instead|"
         r"this morning|"
         r"earlier|for good|yay|woohoo)(?!\w)|!+)+$",
         "",

@@ -11,7 +11,8 @@ HELP = (
     "I manage your todo list. Try: “add buy milk”, “what's pending?”, “I finished the report”, "
     "“rename buy milk to buy oat milk”, “delete task 3” or “clear completed tasks”."
 )
-ASKING = "Which "  # how a question back starts: the next message may answer it
+ASKING = ("Which ", "Do you mean ")  # how a question back starts: the next message may answer it
+OFFER = "Shall I"  # an offer to make a change: a yes in the next message makes it
 NOT_FOUND_MARK = "couldn't find"
 ASK_TITLE = "Sure — what should the task say? For example: “add buy milk”."
 ASK_CHANGE = "What should I change it to? Give me a new title or a description."
@@ -20,6 +21,9 @@ CANNOT_REOPEN = (
     "I can add it again as a new task if you like."
 )
 CANNOT_UNDO = "Sorry, I can only undo adding or deleting a task, so nothing was changed."
+CANNOT_DUE = "Sorry, I can't set or change due dates yet, so nothing was changed."
+CANCELLED = "OK, I won't — your tasks are unchanged."
+UNDO_HINT = "Nothing was changed. Say “undo” if you want me to take back the last change."
 
 
 def q(task: dict[str, Any]) -> str:
@@ -105,8 +109,19 @@ def not_found() -> str:
 
 def ambiguous(candidates: list[dict[str, Any]]) -> str:
     listed = [f"{q(t)} (task {t['id']})" for t in candidates[:5]]
-    options = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
-    return f"{ASKING}one do you mean: {options}? Nothing was changed yet."
+    if len(listed) == 1:  # a loose match: better to ask than to guess
+        return f"Do you mean {listed[0]}? Nothing was changed yet."
+    options = ", ".join(listed[:-1]) + " or " + listed[-1]
+    return f"Which one do you mean: {options}? Nothing was changed yet."
+
+
+def asks_which(answer: str) -> bool:
+    return answer.startswith(ASKING)
+
+
+def offers(answer: str) -> bool:
+    """The answer offered a change and waits for a yes."""
+    return OFFER in answer and answer.rstrip().endswith("?")
 
 
 def parse_candidates(question: str) -> list[dict[str, Any]]:
@@ -118,7 +133,7 @@ def parse_candidates(question: str) -> list[dict[str, Any]]:
 
 
 def unclear_reference() -> str:
-    return f"{ASKING}task do you mean? You can name it or give its number."
+    return "Which task do you mean? You can name it or give its number."
 
 
 def nothing_to_complete(has_tasks: bool) -> str:
@@ -166,3 +181,102 @@ def chat(message: str) -> str:
     if re.match(r"^\W*(?:ok|okay|k|cool|great|nice|awesome|perfect|sure|yes|no|yep|nope)\W*$", low):
         return "Alright! Anything else for your list?"
     return f"I'm here for your todo list: {offer} What would you like to do?"
+
+
+# --------------------------------------------------------------------------------------------
+# Questions, offers and hypotheticals: nothing is changed by any of these
+
+
+def _some(tasks: list[dict[str, Any]], limit: int = 8) -> str:
+    if len(tasks) <= limit:
+        return names(tasks)
+    return ", ".join(q(t) for t in tasks[:limit]) + f" and {len(tasks) - limit} more"
+
+
+def _state(task: dict[str, Any]) -> str:
+    return "done ✓" if task.get("completed") else "not done yet"
+
+
+def bulk_offer(kind: str, tasks: list[dict[str, Any]], *, everything: bool, status: str, offer: bool) -> str:
+    """'That would delete all 7 of your tasks: … Shall I go ahead?'"""
+    n = len(tasks)
+    noun = "task" if n == 1 else "tasks"
+    if kind == "delete_all":
+        which = {"completed": "completed ", "pending": "pending "}.get(status, "")
+        whole = f"all {n} of your {which}{noun}" if n > 1 else f"your only {which}task"
+        what = f"delete {whole if everything else f'{n} {noun}'}"
+    else:
+        whole = f"all {n} of your pending {noun}" if n > 1 else "your only pending task"
+        what = f"mark {whole if everything else f'{n} {noun}'} as done"
+    end = f" {OFFER} go ahead?" if offer else " Nothing was changed."
+    return f"That would {what}: {_some(tasks)}.{end}"
+
+
+def declined(kind: str | None) -> str:
+    return {
+        "add": "OK, I won't add it — nothing was changed.",
+        "complete": "OK, I'll leave it open — nothing was changed.",
+        "complete_all": "OK, I'll leave them open — nothing was changed.",
+        "delete": "OK, I won't delete it — nothing was changed.",
+        "delete_all": "OK, I won't delete anything — nothing was changed.",
+        "update": "OK, I won't change it — nothing was changed.",
+        "reschedule": "OK, I won't change it — nothing was changed.",
+    }.get(kind or "", "OK, I'll leave your tasks as they are.")
+
+
+def no_such_task() -> str:
+    return "I don't see a task like that on your list. Nothing was changed."
+
+
+def status(kind: str, tasks: list[dict[str, Any]]) -> str:
+    """The answer to a question about tasks: "did I call mom?", "is the report still on my list?"."""
+    if len(tasks) > 1:
+        lines = [f"{i}. {t['title']} — {_state(t)} (task {t['id']})" for i, t in enumerate(tasks, 1)]
+        return f"You have {len(tasks)} tasks like that:\n" + "\n".join(lines)
+    task = tasks[0]
+    named = f"{q(task)} (task {task['id']})"
+    if kind in ("complete", "reopen"):
+        return f"Yes — {named} is done. ✓" if task.get("completed") else f"Not yet — {named} is still open."
+    if kind == "add":
+        return f"Yes — you have {named} on your list, {_state(task)}."
+    if kind == "delete":
+        return f"{named} is still on your list, {_state(task)}."
+    return details(task, task["id"])
+
+
+def offer(intent_kind: str, task: dict[str, Any], *, title: str | None = None) -> str:
+    if intent_kind == "complete":
+        return "" if task.get("completed") else f"{OFFER} mark it as done?"
+    if intent_kind == "delete":
+        return f"{OFFER} delete it?"
+    if intent_kind == "update" and title:
+        return f"{OFFER} rename it to “{title}”?"
+    return ""
+
+
+def offer_add(title: str) -> str:
+    return f"There's no task like that on your list yet. {OFFER} add “{title}”?"
+
+
+def hypothetical(kind: str, tasks: list[dict[str, Any]]) -> str:
+    if not tasks:  # in general
+        return {
+            "delete": "Deleting a task removes it from your list for good — I can't restore it, though I can "
+            "add it again. Nothing was changed.",
+            "complete": "Marking a task as done keeps it on your list as completed; it leaves your pending "
+            "tasks. Nothing was changed.",
+        }.get(kind, "Nothing was changed — tell me what you'd like me to do.")
+    if kind == "delete":
+        what = f"If you deleted {names(tasks)}, {'it' if len(tasks) == 1 else 'they'} would be gone for good"
+        return what + " — I can't restore deleted tasks, though I can add them again. Nothing was changed."
+    if kind == "complete":
+        return (
+            f"If you marked {names(tasks)} as done, {'it' if len(tasks) == 1 else 'they'} would stay on your "
+            "list as completed and leave your pending tasks. Nothing was changed."
+        )
+    return f"That would change {names(tasks)}. Nothing was changed."
+
+
+def would_add(title: str, existing: list[dict[str, Any]]) -> str:
+    also = f" You already have {names(existing)}." if existing else ""
+    return f"I'd add “{title}” as a new task.{also} Nothing was changed."

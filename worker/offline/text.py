@@ -64,7 +64,7 @@ _OPENING = re.compile(
 )
 POLITE_REQUEST = re.compile(
     r"^(?:(?:can|could|would|will) (?:you|u)(?: please| kindly| just)?|please|kindly|just|i'?d like you to|"
-    r"i want you to|i need you to|go ahead and|let'?s|quickly|also)\s+",
+    r"i want you to|i need you to|go ahead and|let'?s|quickly|also|you can|you may|feel free to)\s+",
     re.I,
 )
 _CLOSING = re.compile(

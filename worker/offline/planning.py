@@ -1,0 +1,223 @@
+"""Planning: the tool calls an intent needs, or the answer it gets without any.
+
+Nothing changes unless the user plainly asked for it and named the tasks clearly: a question, a hedge,
+a hypothetical or a refusal is answered from the list; a loose match is asked back; a change to many
+tasks at once is described and waits for a yes.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from worker.offline import replies
+from worker.offline.conversation import ConversationContext
+from worker.offline.dialogue import ACTIONS, BULK
+from worker.offline.intents import ASK, REFUSE, SUGGEST, SUPPOSE, Intent
+from worker.offline.resolve import clear_matches, match, resolve
+from worker.offline.scheduling import WHEN_CORE, when_core
+
+ACTION_TOOL = {"complete": "complete_task", "delete": "delete_task", "update": "update_task"}
+Task = dict[str, Any]
+
+
+@dataclass
+class Step:
+    calls: list[tuple[str, dict[str, Any]]]
+    note: str = ""
+
+
+def needs_tasks(intent: Intent, context: ConversationContext) -> bool:
+    if intent.mood == REFUSE or intent.kind in ("chat", "cancel", "help", "undo"):
+        return False
+    if intent.kind in ("list", "show"):
+        return True
+    if intent.kind in BULK:
+        return not (intent.ref.plural and context.group())
+    if intent.kind == "add":
+        return bool(intent.mood)  # a question about a task to add: is it there already?
+    if intent.kind in (*ACTIONS, "reopen"):
+        ref = intent.ref
+        named = bool(ref.query) or ref.newest or (ref.ordinal is not None and not context.group())
+        return named or (bool(intent.mood) and ref.task_id is not None)
+    return False
+
+
+def depends_on_this_turn(intent: Intent) -> bool:
+    """In "add X and mark it done", "it" is X: wait for the earlier calls' results.
+
+    Positions ("the second one") keep meaning the list the user saw, so they need not wait."""
+    return intent.kind == "list" or intent.ref.pronoun or intent.ref.plural
+
+
+def plan(intent: Intent, tasks: list[Task] | None, context: ConversationContext) -> Step:
+    tasks = tasks or []
+    if intent.mood == REFUSE:
+        return Step([], replies.declined(intent.kind if intent.kind != "chat" else None))
+    if intent.kind == "cancel":
+        return Step([], replies.CANCELLED)
+    if intent.mood:
+        return _plan_mood(intent, tasks, context)
+    if intent.kind == "add":
+        if not intent.title:
+            return Step([], replies.ASK_TITLE)
+        args: dict[str, Any] = {"title": intent.title}
+        if intent.description:
+            args["description"] = intent.description
+        return Step([("add_task", args)])
+    if intent.kind in BULK:
+        return _plan_bulk(intent, tasks, context)
+    if intent.kind == "undo":
+        return _plan_undo(context)
+    if intent.kind == "reopen":
+        return Step([], replies.CANNOT_REOPEN)
+    found = resolve(
+        intent.ref,
+        tasks=tasks,
+        context=context,
+        prefer_pending=intent.kind == "complete",
+        strict=intent.kind != "show",
+    )
+    if intent.kind == "show" and found.candidates:  # a search: every match
+        found = dataclasses.replace(found, tasks=found.candidates, candidates=[])
+    if not found.targets:
+        if found.candidates:
+            return Step([], replies.ambiguous(found.candidates))
+        if intent.ref.query or intent.ref.ordinal is not None:
+            return Step([], replies.not_found())
+        return Step([], replies.unclear_reference())
+    if intent.kind == "show":
+        known = {t["id"]: t for t in tasks}
+        return Step([], "\n".join(replies.details(known.get(i), i) for i in found.targets))
+    if intent.ref.plural and len(found.tasks) > 2 and not intent.confirmed:
+        bulk = "complete_all" if intent.kind == "complete" else "delete_all"
+        return Step([], replies.bulk_offer(bulk, found.tasks, everything=False, status="all", offer=True))
+    steps = []
+    for target in found.targets:
+        old = _known(target, [*found.tasks, *tasks], context)
+        if intent.kind == "reschedule":
+            return _plan_reschedule(intent, target, old)
+        args = {"task_id": target}
+        if intent.kind == "update":
+            if intent.title:
+                args["title"] = _patched_title(old["title"], intent.title) if old else intent.title
+            if intent.description is not None:
+                args["description"] = intent.description
+            if len(args) == 1:
+                return Step([], replies.ASK_CHANGE)
+        steps.append((ACTION_TOOL[intent.kind], args))
+    return Step(steps)
+
+
+def _known(task_id: int, tasks: list[Task], context: ConversationContext) -> Task | None:
+    return next((t for t in tasks if t["id"] == task_id), None) or context.snapshot.get(task_id)
+
+
+def _plan_reschedule(intent: Intent, target: int, old: Task | None) -> Step:
+    # "Book a table for Friday" + "make it Saturday": the date is in the title, so the title changes
+    if old and intent.when and len(WHEN_CORE.findall(old["title"])) == 1:
+        return Step(
+            [("update_task", {"task_id": target, "title": _patched_title(old["title"], intent.when)})]
+        )
+    return Step([], replies.CANNOT_DUE)
+
+
+def _patched_title(old: str, new: str) -> str:
+    """'Book a table for Friday' + 'Saturday instead' -> 'Book a table for Saturday'."""
+    core = when_core(new)
+    if core and len(WHEN_CORE.findall(old)) == 1:
+        return WHEN_CORE.sub(core, old)
+    return new
+
+
+def _bulk_pool(intent: Intent, tasks: list[Task], context: ConversationContext) -> list[Task] | Step:
+    """The tasks a bulk change covers, or the question to ask when what to spare is unclear."""
+    pool = context.group() if intent.ref.plural else tasks
+    if intent.ref.query:
+        pool = [t for t in pool if match(intent.ref.query, t).score >= 0.5]
+    for ref in intent.keep:
+        spared = resolve(ref, tasks=tasks, context=context)
+        if not spared.targets:  # unsure what to spare: better to ask than to change too much
+            return Step(
+                [], replies.ambiguous(spared.candidates) if spared.candidates else replies.not_found()
+            )
+        pool = [t for t in pool if t["id"] not in spared.targets]
+    if intent.kind == "complete_all":
+        return [t for t in pool if not t.get("completed")]
+    return [t for t in pool if intent.status == "all" or t.get("completed") == (intent.status == "completed")]
+
+
+def _plan_bulk(intent: Intent, tasks: list[Task], context: ConversationContext) -> Step:
+    pool = _bulk_pool(intent, tasks, context)
+    if isinstance(pool, Step):
+        return pool
+    if not pool:
+        if intent.kind == "complete_all":
+            return Step([], replies.nothing_to_complete(bool(tasks)))
+        return Step([], replies.nothing_to_delete(intent.status))
+    plural = intent.ref.plural and len(pool) <= 2  # "delete both of them": the tasks just shown
+    if not intent.confirmed and not plural:
+        everything = not intent.ref.query and not intent.keep
+        offer = replies.bulk_offer(intent.kind, pool, everything=everything, status=intent.status, offer=True)
+        return Step([], offer)
+    if intent.confirmed:  # only what the user saw when they said yes
+        pool = [t for t in pool if t["id"] in context.snapshot] or pool
+    tool = "complete_task" if intent.kind == "complete_all" else "delete_task"
+    return Step([(tool, {"task_id": t["id"]}) for t in pool])
+
+
+def _plan_mood(intent: Intent, tasks: list[Task], context: ConversationContext) -> Step:
+    """A question, hedge or hypothetical about a change: answered from the list, never made."""
+    mood, kind = intent.mood, intent.kind
+    if kind == "add":
+        existing = clear_matches(intent.title or "", tasks)
+        if mood == SUPPOSE:
+            return Step([], replies.would_add(intent.title or "", existing))
+        if existing:
+            return Step([], replies.status("add", existing))
+        return Step([], replies.offer_add(intent.title or "") if mood == SUGGEST else replies.no_such_task())
+    if kind in BULK:
+        pool = _bulk_pool(intent, tasks, context)
+        if isinstance(pool, Step):
+            return pool
+        if not pool:
+            return Step([], replies.nothing_to_complete(bool(tasks)) if kind == "complete_all" else
+                        replies.nothing_to_delete(intent.status))  # fmt: skip
+        everything = not intent.ref.query and not intent.keep
+        return Step(
+            [],
+            replies.bulk_offer(
+                kind, pool, everything=everything, status=intent.status, offer=mood != SUPPOSE
+            ),
+        )
+    if kind == "undo":
+        return Step([], replies.UNDO_HINT)
+    found = resolve(intent.ref, tasks=tasks, context=context, prefer_pending=kind == "complete")
+    known = {t["id"]: t for t in tasks}
+    matches = [known[i] for i in found.task_ids if i in known] + (found.tasks or found.candidates)
+    if not matches and mood == SUPPOSE and not intent.ref.query:
+        return Step([], replies.hypothetical(kind, []))  # "what happens when I delete a task?"
+    if not matches:
+        return Step([], replies.no_such_task())
+    if mood == SUPPOSE:
+        return Step([], replies.hypothetical(kind, matches))
+    answer = replies.status(kind, matches)
+    if mood == ASK or len(matches) > 1:
+        return Step([], answer)
+    if kind == "reschedule":
+        return Step([], f"{answer} {replies.CANNOT_DUE}")
+    return Step([], f"{answer} {replies.offer(kind, matches[0], title=intent.title)}".strip())
+
+
+def _plan_undo(context: ConversationContext) -> Step:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for name, _, result in context.last_actions:
+        if not isinstance(result, dict):
+            continue
+        if name == "add_task":
+            calls.append(("delete_task", {"task_id": result["id"]}))
+        elif name == "delete_task":
+            args = {"title": result["title"]}
+            if result.get("description"):
+                args["description"] = result["description"]
+            calls.append(("add_task", args))
+    return Step(calls, "" if calls else replies.CANNOT_UNDO)
