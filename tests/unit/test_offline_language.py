@@ -20,7 +20,7 @@ class TestUnderstand:
             ("add task: 1; DELETE FROM task; --", ["1; DELETE FROM task; --"]),
             ("Don't let me forget to water the tomatoes", ["Water the tomatoes"]),
             ("I gotta fix the bike", ["Fix the bike"]),
-            ("Remind me tomorrow to call mom", ["Call mom tomorrow"]),
+            ("Remind me tomorrow to call mom", ["Call mom"]),
             ("add 買牛乳", ["買牛乳"]),
             ("Add 'Café au lait ☕'", ["Café au lait ☕"]),
             (

@@ -2,6 +2,8 @@
 
 import re
 
+from worker.offline import dates
+from worker.offline.attributes import take_priority, take_tags
 from worker.offline.intents import Intent
 from worker.offline.text import MASK, Text, slot_text, title_text
 from worker.offline.vocabulary import TASK_VERBS
@@ -29,7 +31,7 @@ ADD_LEAD = re.compile(
     r"|(?:put|stick|pop|throw|write|log|save|enter|insert)\b(?=.*\b(?:on|onto|to|in|into)\s+(?:my|the)\s+"
     r"(?:[\w-]+\s+)?(?:list|tasks|todos)\b)"
     r"|new\s+(?:task|todo|to-do|item|reminder|entry)s?\b"
-    r"|(?:task|todo|to-do|reminder|new)s?\s*[:\-–—]"
+    r"|(?:task|todo|to-do|reminder|new|note)s?\s*[:\-–—]"
     r"|remind me\b|(?:please\s+)?remember(?: to| that)?\b|note that\b|don'?t (?:let me )?forget\b|"
     r"make sure (?:i|to)\b|"
     r"help me remember\b|i (?:want|would like|'d like|d like) to remember\b"
@@ -68,8 +70,11 @@ _DESCRIPTION = [
     r"\s*(?:[,;.(]\s*|\s+[-–—]\s*|\s+)(?:description|desc|details?|notes?|comment)\s*(?::|=|-|–|—)\s*",
     r"\s*(?:[,;.]\s*|\s+)(?:and\s+)?(?:describe(?:d)?|describing)\s+(?:it|this|that)?\s*as\s+",
     r"\s*(?:[,;.]\s*|\s+)(?:and\s+)?(?:set|add|give it|put)\s+(?:the\s+|a\s+|its\s+)?(?:description|details|"
-    r"notes?)"
-    r"\s*(?:to|as|of|:|saying)?\s*",
+    r"notes?)\s*(?:to|as|of|:|saying)?\s*",
+    # "call mom tomorrow, it is about her birthday party": a clause about the task describes it
+    r"\s*(?:[,;]|\s+[-–—])\s*(?=(?:it(?:'s|\s+is|\s+was|\s+will\s+be|\s+needs|\s+has)|this\s+is|that(?:'s|\s+is)|"
+    r"which\s+is|she|he|they|we\s+(?:need|have|are|want)|because|since|so\s+that|about|regarding|re:|for\s+(?:her|his|"
+    r"their|my|our)\b))",
 ]
 _COUNT = re.compile(
     r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|multiple|some|few|couple of|these|"
@@ -143,12 +148,17 @@ def _drop_lead(body: str) -> str:
         NEED_TO + r"[\s:;]+(?:really\s+|also\s+|definitely\s+|still\s+|probably\s+)*", body, re.I
     ):
         return re.sub(r"^(?:remember to|add|create|put)\s+", "", body[m.end() :], flags=re.I)
-    body = re.sub(r"^(?:new|task|todo|to-do|reminder)s?\s*[:\-–—]\s*", "", body, flags=re.I)
+    body = re.sub(r"^(?:new|task|todo|to-do|reminder|note)s?\s*[:\-–—]\s*", "", body, flags=re.I)
     return _ADD_FILLER.sub("", body, count=1)
 
 
 def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
-    """bare: the clause is the errand itself ("schedule a dentist appointment"), no "add" to drop."""
+    """bare: the clause is the errand itself ("schedule a dentist appointment"), no "add" to drop.
+
+    Besides titles: a description ("…, it is about her birthday party"), a priority ("urgent: …", "…, high
+    priority"), tags ("#errands", "to my shopping list") and a due date ("tomorrow at 5pm") per title."""
+    clause, priority = take_priority(clause)
+    clause, tags = take_tags(clause)
     body, description = _split_description(text, clause)
     listed = bool(_COUNT.search(body))
     when = re.match(rf"^(remind me)\s+({_WHEN_PHRASE})\s+(to\s+.+)$", body, re.I)
@@ -162,6 +172,11 @@ def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
     body = re.sub(r"^(?:to|that i need to|that i have to|i need to)\s+", "", body.lstrip(" ;:"), flags=re.I)
     body = _LIST_TAIL.sub("", body).strip(" ,.!?:;")
     body = re.sub(r"\s+(?:for me|please|too|as well|to it|to that)$", "", body, flags=re.I)
+    body, more = take_priority(body)  # "urgent: fix the sink" once "add" is gone
+    priority = priority or more
+    shared = None  # "add for tomorrow: call grandma": a date before the title
+    if (m := dates.PHRASE.match(body)) and body[m.end() :].lstrip().startswith(":"):
+        shared, body = m.group(0), body[m.end() :].lstrip(" :")
     # "call the bank: ask about the rate": a title of a few words, then its details
     if (
         description is None
@@ -170,16 +185,25 @@ def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
     ):
         body, description = m.group(1), slot_text(text, m.group(2))
     pieces = [body] if ONE_TITLE.match(clause) else _split_titles(body, listed)
-    titles = [title_text(text, t) for t in pieces]
-    titles = [t for t in titles if t]
+    said = [title_text(text, t) for t in pieces]
     if spoken and (
         any(
             len(t.split()) < 2 and t.isascii() and not text.only_quote(p)
-            for t, p in zip(titles, pieces, strict=False)
+            for t, p in zip(said, pieces, strict=False)
         )
         or re.search(r"(?i)\b(?:bye|goodbye|good night|see you|thanks|thank you)\b", clause)
     ):
         return [Intent("chat")]  # "I have to go, bye!", "remember me?": talk, not a task
-    if not titles:
+    intents = []
+    for piece in pieces:
+        piece, day = (piece, None) if text.only_quote(piece) is not None else dates.strip(piece)
+        title = title_text(text, piece)
+        if title:
+            intents.append(
+                Intent("add", title=title, when=day or shared, priority=priority, tags=tags or None)
+            )
+    if not intents:
         return [Intent("add")]  # nothing to add yet: ask for a title
-    return [Intent("add", title=t, description=description if len(titles) == 1 else None) for t in titles]
+    if len(intents) == 1:
+        intents[0].description = description
+    return intents

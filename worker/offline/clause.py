@@ -4,7 +4,9 @@ changes, renames, deletions, a single task's details, listing, completion), then
 import dataclasses
 import re
 
+from worker.offline import dates
 from worker.offline.adding import ADD_LEAD, NEED_TO, parse_add, starts_with_verb
+from worker.offline.attributes import leading_priority, parse_attribute_change
 from worker.offline.changes import (
     CLEAR_DESCRIPTION,
     COMPLETE,
@@ -22,7 +24,7 @@ from worker.offline.changes import (
     past_tense,
 )
 from worker.offline.intents import ASK, REFUSE, SUGGEST, Intent, Ref
-from worker.offline.listing import HELP, SMALL_TALK, is_list, list_status, parse_bulk
+from worker.offline.listing import HELP, SMALL_TALK, is_list, list_filters, list_status, parse_bulk
 from worker.offline.moods import frame
 from worker.offline.references import PLURAL, parse_ref, parse_refs, topic, trim_ref
 from worker.offline.scheduling import has_deadline, is_when, parse_reschedule
@@ -109,6 +111,9 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
         r"^(?:undo|revert|undo (?:that|it|this|the last (?:change|one|thing))|take (?:that|it) back)$", low
     ):
         return [Intent("undo")]
+
+    if change := parse_attribute_change(text, clause):  # before adds: "add the work tag to the report"
+        return change
 
     # Adds
     if ADD_LEAD.match(clause):
@@ -200,8 +205,18 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
     if asking := _state_question(text, clause):
         return asking
 
+    if m := _WHEN_DUE.match(clause):  # "when is the report due?"
+        return [Intent("show", ref=parse_ref(text, m.group(1) or m.group(2)))]
     if is_list(low):
-        return [Intent("list", status=list_status(low))]
+        filters = list_filters(low)
+        status = list_status(low)
+        if (
+            filters
+            and status == "all"
+            and not re.search(r"\b(?:all|every|everything|completed|done|finished)\b", low)
+        ):
+            status = "pending"  # "show my urgent tasks": the ones still to do
+        return [Intent("list", status=status, filters=filters)]
 
     if m := re.match(
         rf"^(?:(?:mark|set|flag|make)\s+{REF}\s+(?:as\s+)?(?:not done|not complete|not completed|"
@@ -237,6 +252,13 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
 
     if SMALL_TALK.match(low):
         return [Intent("chat")]
+    if (first := dates.PHRASE.match(clause)) and (rest := clause[first.end() :].lstrip(" ,:")):
+        ahead = _parse(text, rest, question=question)  # "tomorrow morning I have to call the bank"
+        if ahead[0].kind == "add" and all(i.when is None for i in ahead):
+            return [dataclasses.replace(i, when=first.group(0)) for i in ahead]
+    if (labelled := leading_priority(clause)) and (rest := _parse(text, labelled[0], question=question)):
+        if rest[0].kind == "add":  # "urgent: fix the sink"
+            return [dataclasses.replace(i, priority=labelled[1], guessed=False) for i in rest]
     # "So I was thinking, could you add …": what follows a preamble may be the request
     if m := re.match(r"^[^,:;]{3,60}[,:;]\s+(.+)$", clause):
         rest = parse_clause(text, m.group(1))
@@ -250,7 +272,27 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
         and not re.match(r"^\w+ (?:me|us|it|that|this)\b", low)
     ):
         return [dataclasses.replace(i, guessed=True) for i in parse_add(text, clause, bare=True)]
+    # "dentist next Tuesday 3:30", "lunch with Ann tomorrow": a few words and a date make a task
+    rest, when = dates.strip(clause)
+    if when and (m := _HAVE.match(clause)):  # "I have a meeting with Jane tomorrow at 2"
+        return [dataclasses.replace(i, guessed=True) for i in parse_add(text, m.group(1), bare=True)]
+    if when and not question and 1 <= len(rest.split()) <= 6 and not _NOT_A_TASK.match(rest):
+        return [dataclasses.replace(i, guessed=True) for i in parse_add(text, clause, bare=True)]
     return [Intent("chat")]
+
+
+_WHEN_DUE = re.compile(
+    r"^(?:when(?:\s+is|'s|\s+are|\s+was)|is|are)\s+(?!(?:any|some|every|no)(?:thing|one)\b|there\b)(.+?)\s+"
+    r"(?:still\s+)?due\b.*$|^(?:when(?:\s+is|'s)|what(?:'s|\s+is)\s+the\s+(?:deadline|due\s+date|due\s+time|date)\s+"
+    r"(?:for|of|on))\s+(.+)$",
+    re.I,
+)
+_HAVE = re.compile(r"^(?:i|we)(?:\s+have|'ve\s+got|\s+have\s+got|\s+got)\s+(?:a|an|my|the|our)\s+(.+)$", re.I)
+_NOT_A_TASK = re.compile(
+    r"^(?:i|i'm|im|we|we're|you|it|it's|that|this|he|she|they|there|what|how|why|when|where|who|is|are|do|does|"
+    r"see you|bye|good|thanks|thank you|ok|okay|no|yes)\b",
+    re.I,
+)
 
 
 def _unless_negated(clause: str, intents: list[Intent]) -> list[Intent]:

@@ -2,7 +2,12 @@
 turn's message and tool calls, and what the earlier turns' tool calls say about the tasks."""
 
 import json
+import re
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.parser import isoparse
 
 Call = tuple[str, dict[str, Any], Any]  # tool name, arguments, result (a dict, or an error's text)
 
@@ -32,10 +37,24 @@ def _arguments(item: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
+_NOW = re.compile(r"Current time: (\S+) \((\w+)\) in time zone (\S+)\.")
+
+
+def now_from(instructions: Any) -> datetime:
+    """'Current time: 2026-12-03T09:15:00+01:00 (Thursday) in time zone Europe/Berlin.' -> that moment in that
+    zone; the current UTC time without such a line."""
+    if isinstance(instructions, str) and (m := _NOW.search(instructions)):
+        try:
+            return isoparse(m.group(1)).astimezone(ZoneInfo(m.group(3)))
+        except (ValueError, KeyError):
+            pass
+    return datetime.now(UTC)
+
+
 class Turn:
     """The input split into the earlier conversation and the current turn's message and tool calls."""
 
-    def __init__(self, items: list[Any]) -> None:
+    def __init__(self, items: list[Any], instructions: Any = None) -> None:
         items = [i if isinstance(i, dict) else i.model_dump() for i in items]
         start = max((n for n, i in enumerate(items) if i.get("role") == "user"), default=-1)
         self.message = _text(items[start].get("content")) if start >= 0 else ""
@@ -65,6 +84,7 @@ class Turn:
         self.context = ConversationContext.from_turns(
             [{**t, "calls": [tuple(c) for c in t["calls"]]} for t in turns]
         )
+        self.context.now = now_from(instructions)
 
 
 class ConversationContext:
@@ -79,6 +99,7 @@ class ConversationContext:
         self.previous_answer: str = ""
         self.snapshot: dict[int, dict[str, Any]] = {}  # tasks as last seen, by id
         self.previous_calls: list[Call] = []  # the tool calls of the turn before this one
+        self.now = datetime.now(UTC)  # in the user's zone, from the system instructions
 
     @classmethod
     def from_turns(cls, turns: list[dict[str, Any]]) -> "ConversationContext":

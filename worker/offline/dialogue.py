@@ -3,6 +3,9 @@ do you mean?", "what should the task say?"), or "and eggs" after an add. Otherwi
 
 import dataclasses
 import re
+from datetime import date
+
+from dateutil.parser import parserinfo
 
 from worker.offline import replies
 from worker.offline.conversation import ConversationContext
@@ -65,6 +68,8 @@ def interpret(message: str, context: ConversationContext) -> list[Intent]:
             return _confirmed(context)
         if _NO.match(message) or _NO.match(strip_polite(message)):
             return [Intent("cancel")]
+    if context.previous_answer.startswith(replies.ASK_DATE) and (chosen := _answer_to_date(message, context)):
+        return chosen
     intents = understand(message)
     answer = _answer_to_question(message, intents, context) or _answer_to_ask(message, intents, context)
     if answer:
@@ -88,6 +93,34 @@ def _confirmed(context: ConversationContext) -> list[Intent]:
     """The yes to an offer: the requests of the message before that waited for it, now to be done."""
     waiting = [i for i in understand(context.previous_user) if held(i)]
     return [dataclasses.replace(i, mood="", confirmed=True) for i in waiting] or [Intent("chat")]
+
+
+_READING = re.compile(r"\w+day, (\w+) (\d{1,2})(?:, (\d{4}))?")
+
+
+def _answer_to_date(message: str, context: ConversationContext) -> list[Intent] | None:
+    """After "Is that May 12 or December 5?", the reply picks one; the request is read again with it."""
+    names = parserinfo()
+    readings = [
+        date(int(y) if y else context.now.year, names.month(m) or 1, int(d))
+        for m, d, y in _READING.findall(context.previous_answer)
+    ]
+    low = message.lower()
+    chosen = None
+    if re.search(r"\b(?:first|former|the 1st one)\b", low):
+        chosen = readings[0]
+    elif re.search(r"\b(?:second|latter|last|other)\b", low):
+        chosen = readings[-1]
+    else:
+        said = [r for r in readings if re.search(rf"\b{r:%B}\b|\b{r:%b}\b", message, re.I)]
+        chosen = said[0] if len(said) == 1 else None
+    slashed = re.search(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b", context.previous_user)
+    if chosen is None or slashed is None:
+        return None
+    again = (
+        context.previous_user[: slashed.start()] + chosen.isoformat() + context.previous_user[slashed.end() :]
+    )
+    return understand(again)
 
 
 def _answer_to_ask(message: str, intents: list[Intent], context: ConversationContext) -> list[Intent] | None:

@@ -1,6 +1,7 @@
 """What the language modules produce: intents with their slots, and references to tasks."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # How a request is meant, besides what it asks for. Only a plain request (no mood) changes tasks.
 ASK = "ask"  # a question about it: "did I call mom?", "is the report done?" -> look, never change
@@ -33,6 +34,10 @@ class Intent:
     title: str | None = None
     description: str | None = None
     when: str | None = None  # a due date in the user's words ("Friday"); "" removes it
+    priority: str | None = None  # low | normal | high | urgent
+    tags: list[str] | None = None
+    tag_mode: str = "add"  # what `tags` do to a task's tags: add | remove | set
+    filters: dict[str, Any] = field(default_factory=dict)  # a listing's: period, overdue, priority, tag, sort
     status: str = "all"
     ref: Ref = field(default_factory=Ref)
     keep: list[Ref] = field(default_factory=list)  # "all … except the first one"

@@ -2,24 +2,25 @@
 
 import dataclasses
 import re
+from typing import Any
 
+from worker.offline import dates
+from worker.offline.attributes import level
 from worker.offline.intents import Intent, Ref
 from worker.offline.references import parse_refs, trim_ref
 from worker.offline.text import Text, clean
 
 _LIST_WORDS = re.compile(
     r"\b(?:tasks?|to-?dos?|to do|list|agenda|plate|pending|left|remaining|outstanding|open|incomplete|"
-    r"unfinished|"
-    r"completed|finished|finish|complete|done|accomplished|checked off|ticked off|everything|backlog|"
-    r"schedule|items|"
-    r"due|next|should i do|should i work on)\b",
+    r"unfinished|completed|finished|finish|complete|done|accomplished|checked off|ticked off|everything|"
+    r"backlog|schedule|items|due|next|should i do|should i work on|overdue|late|urgent|important|priority|"
+    r"tagged|labell?ed|coming up|upcoming)\b|#\w",
     re.I,
 )
 _LIST_START = re.compile(
     r"^(?:show|list|display|view|see|print|give|tell|pull up|bring up|fetch|check (?:my|what|the list)|what|"
-    r"what's|"
-    r"whats|which|how many|how much|do i|did i|have i|is there|are there|anything|any|am i|where|everything|"
-    r"all (?:my|the|of my)|my)\b",
+    r"what's|whats|which|how many|how much|do i|did i|have i|is there|are there|anything|any|am i|where|"
+    r"everything|all (?:my|the|of my)|my|sort|order|arrange|organi[sz]e|group|is anything|are any)\b",
     re.I,
 )
 
@@ -52,20 +53,84 @@ def list_status(low: str) -> str:
     return "pending" if pending else "completed" if done else "all"
 
 
+_LIST_NOUN = re.compile(r"tasks|todos|to-dos|items|things|ones|lists|reminders|stuff")
+_ONLY_TOPIC = re.compile(
+    r"^(?:show|list|display|view|see|give)\s+(?:me\s+)?(?:all\s+)?(?:my|the)\s+([\w-]+s)$"
+)
+
+
 def is_list(low: str) -> bool:
+    if (m := _ONLY_TOPIC.match(low)) and m.group(1) not in _NOT_TOPICS:
+        return True  # "show my errands"
     if re.fullmatch(
-        r"(?:(?:my|the|all|all my|all the|show|list)\s+)?(?:pending|completed|finished|open|remaining|"
-        r"outstanding|done|"
-        r"unfinished|incomplete)?\s*(?:tasks|todos|to-dos|list|todo list|to-do list|to do list|items|ones|"
-        r"stuff|"
-        r"everything|agenda)?",
+        r"(?:(?:my|the|all|all my|all the|show|list)\s+)?"
+        r"(?:pending|completed|finished|open|remaining|outstanding|done|unfinished|incomplete)?\s*"
+        r"(?:tasks|todos|to-dos|list|todo list|to-do list|to do list|items|ones|stuff|everything|agenda)?",
         low,
     ) and low not in ("done", "finished", "completed"):
         return True
-    if not _LIST_START.match(low) or not _LIST_WORDS.search(low):
+    if not _LIST_START.match(low):
         return False
+    if not _LIST_WORDS.search(low) and not (
+        re.match(r"(?:what|anything|any|do i)\b", low) and dates.find(low)
+    ):
+        return False  # "what's on for tomorrow?" is about the list, "what's the weather" is not
     # "what's the weather like today?" is not about the list; "what's left?" is
-    return not re.search(r"\b(?:weather|time|date|news|joke|score|capital|meaning|price)\b", low)
+    return not re.search(r"\b(?:weather|time is it|date today|news|joke|score|capital|meaning|price)\b", low)
+
+
+_NOT_TOPICS = set(
+    """
+    pending completed finished open remaining outstanding done unfinished incomplete due overdue urgent
+    important todo other new old current all upcoming late next priority high low tagged today's tomorrow's
+    week's own daily active
+    """.split()
+)
+_SORTS = {"due": "due", "date": "due", "deadline": "due", "soonest": "due", "priority": "priority"}
+_SORTS |= {"importance": "priority", "urgency": "priority", "urgent": "priority", "important": "priority"}
+
+
+_PRIORITY = r"(?:urgent|important|high[- ]priority|low[- ]priority|top[- ]priority)"
+_TAGGED = re.compile(
+    r"#([\w-]+)|\b(?:tagged|labell?ed)\s+(?:with\s+|as\s+)?#?([\w-]+)|"
+    r"\b(?:with|under)\s+(?:the\s+)?(?:tag|label)\s+#?([\w-]+)|\b([\w-]+)\s+(?:tag|label)\b"
+)
+_TOPIC = re.compile(
+    r"\b(?:my|the|all)\s+(?!my\b|the\b|of\b)([\w-]+)\s+(?:tasks|todos|to-dos|items|stuff|errands|things)\b"
+)
+
+
+def list_filters(low: str) -> dict[str, Any]:
+    """What a listing asks besides a status: "due this week", "overdue", "urgent", "#work", "by due date"."""
+    f: dict[str, Any] = {}
+    if m := re.search(
+        r"\b(?:sort(?:ed)?|order(?:ed)?|arrange[d]?|organi[sz]ed?|list|show|rank(?:ed)?)\b.*?\bby\s+(?:the\s+)?"
+        r"(due|date|deadline|priority|importance|urgency)|\bin\s+order\s+of\s+(?:the\s+)?(due|date|deadline|"
+        r"priority|importance|urgency)|\b(soonest|most\s+urgent|most\s+important)\s+first\b",
+        low,
+    ):
+        f["sort"] = _SORTS[(m.group(1) or m.group(2) or m.group(3)).split()[-1]]
+        low = low[: m.start()] + low[m.end() :]
+    if re.search(r"\bwhat(?:'s| is)\s+(?:up\s+)?next\b|\bcoming up\b|\bupcoming\b", low):
+        f.setdefault("sort", "due")
+    if re.search(r"\b(?:overdue|late|past due|missed|behind)\b", low):
+        f["overdue"] = True
+    elif m := dates.find(low):
+        phrase = re.sub(r"^due\s+", "", m.group(0))
+        if lead := re.match(r"(before|by|until|till|no later than)\s+", phrase, re.I):
+            f["before" if lead.group(1) == "before" else "until"] = phrase[lead.end() :]
+        else:
+            f["period"] = phrase
+        if not re.search(r"\b(?:due|deadlines?|scheduled|planned)\b", low):
+            f["loose"] = True  # "what's on my list today?": undated tasks count too
+    if m := re.search(rf"\b{_PRIORITY}\b", low):
+        f["priority"] = level(m.group(0))
+    if m := _TAGGED.search(low):
+        f["tag"] = next(g for g in m.groups() if g)
+    elif (m := _TOPIC.search(low) or _ONLY_TOPIC.match(low)) and not _LIST_NOUN.fullmatch(m.group(1)):
+        if m.group(1) not in _NOT_TOPICS and not dates.find(m.group(1)) and "priority" not in f:
+            f["topic"] = m.group(1)
+    return f
 
 
 HELP = re.compile(

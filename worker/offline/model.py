@@ -27,6 +27,7 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from worker.offline import replies
+from worker.offline.arguments import Question, list_arguments, listed
 from worker.offline.conversation import Call, Turn
 from worker.offline.dialogue import interpret
 from worker.offline.planning import Step, depends_on_this_turn, needs_tasks, plan
@@ -56,8 +57,9 @@ def _message(text: str) -> ResponseOutputMessage:
     )
 
 
-def decide(items: list[Any]) -> list[OutputItem]:
-    turn = Turn(items)
+def decide(items: list[Any], instructions: Any = None) -> list[OutputItem]:
+    """The next step: tool calls to make, or the answer. `instructions` carry "now" and the user's zone."""
+    turn = Turn(items, instructions)
     intents = interpret(turn.message, turn.context)
     kinds = {i.kind for i in intents}
     if kinds == {"help"}:
@@ -66,6 +68,7 @@ def decide(items: list[Any]) -> list[OutputItem]:
         return [_message(replies.chat(turn.message))]
 
     made = list(turn.calls)
+    now = turn.context.now
     tasks: list[dict[str, Any]] | None = None
     lines: list[str] = []
     if any(needs_tasks(i, turn.context) for i in intents):
@@ -86,15 +89,14 @@ def decide(items: list[Any]) -> list[OutputItem]:
             break  # needs the results of the calls still to make
         if intent.kind == "list":
             if tasks is not None and not changed and not pending:
-                shown = [
-                    t
-                    for t in tasks
-                    if intent.status == "all" or t["completed"] == (intent.status == "completed")
-                ]
-                lines.append(replies.task_list(shown, intent.status))
+                shown = listed(tasks, intent, now)
+                lines.append(replies.task_list(shown, intent, now))
                 context.add_turn([("list_tasks", {}, {"tasks": shown})])
                 continue
-            step = Step([("list_tasks", {"status": intent.status})])
+            try:
+                step = Step([("list_tasks", list_arguments(intent, now))])
+            except Question as question:
+                step = Step([], question.reply)
         else:
             # positions point into the list as the user saw it, before this message changed anything
             step = plan(intent, tasks, turn.context if intent.ref.ordinal is not None else context)
@@ -109,12 +111,12 @@ def decide(items: list[Any]) -> list[OutputItem]:
             result = done[0][2]
             shown = result.get("tasks", []) if isinstance(result, dict) else []
             lines.append(
-                replies.task_list(shown, intent.status)
+                replies.task_list(listed(shown, intent, now), intent, now)
                 if isinstance(result, dict)
                 else replies.failed_line(*done[0])
             )
         else:
-            lines.append(replies.outcome(intent.kind, done))
+            lines.append(replies.outcome(intent.kind, done, now))
             changed = True
         context.add_turn(done)
         tasks = _apply(tasks, done)
@@ -170,7 +172,9 @@ class OfflineModel(Model):
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        return ModelResponse(output=decide(items), usage=Usage(requests=1), response_id=None)
+        return ModelResponse(
+            output=decide(items, system_instructions), usage=Usage(requests=1), response_id=None
+        )
 
     async def stream_response(
         self,
@@ -188,7 +192,7 @@ class OfflineModel(Model):
         **_: Any,
     ) -> AsyncIterator[Any]:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
-        output = decide(items)
+        output = decide(items, system_instructions)
         pieces = {
             i: _pieces(item.content[0].text)
             for i, item in enumerate(output)  # type: ignore[union-attr]

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.offline import replies
+from worker.offline.arguments import Question, add_arguments, due_at, new_tags
 from worker.offline.conversation import ConversationContext
 from worker.offline.dialogue import ACTIONS, BULK
 from worker.offline.intents import ASK, REFUSE, SUGGEST, SUPPOSE, Intent
 from worker.offline.resolve import clear_matches, match, resolve
-from worker.offline.scheduling import WHEN_CORE, when_core
+from worker.offline.scheduling import patched_title
 
-ACTION_TOOL = {"complete": "complete_task", "delete": "delete_task", "update": "update_task"}
+ACTION_TOOL = {"complete": "complete_task", "delete": "delete_task"}
 Task = dict[str, Any]
 
 
@@ -29,8 +30,10 @@ class Step:
 def needs_tasks(intent: Intent, context: ConversationContext) -> bool:
     if intent.mood == REFUSE or intent.kind in ("chat", "cancel", "help", "undo"):
         return False
-    if intent.kind in ("list", "show"):
+    if intent.kind == "show":
         return True
+    if intent.kind == "list":
+        return "topic" in intent.filters or not intent.filters
     if intent.kind in BULK:
         return not (intent.ref.plural and context.group())
     if intent.kind == "add":
@@ -60,10 +63,10 @@ def plan(intent: Intent, tasks: list[Task] | None, context: ConversationContext)
     if intent.kind == "add":
         if not intent.title:
             return Step([], replies.ASK_TITLE)
-        args: dict[str, Any] = {"title": intent.title}
-        if intent.description:
-            args["description"] = intent.description
-        return Step([("add_task", args)])
+        try:
+            return Step([("add_task", add_arguments(intent, context.now))])
+        except Question as question:
+            return Step([], question.reply)
     if intent.kind in BULK:
         return _plan_bulk(intent, tasks, context)
     if intent.kind == "undo":
@@ -87,46 +90,47 @@ def plan(intent: Intent, tasks: list[Task] | None, context: ConversationContext)
         return Step([], replies.unclear_reference())
     if intent.kind == "show":
         known = {t["id"]: t for t in tasks}
-        return Step([], "\n".join(replies.details(known.get(i), i) for i in found.targets))
-    if intent.ref.plural and len(found.tasks) > 2 and not intent.confirmed:
+        return Step([], "\n".join(replies.details(known.get(i), i, context.now) for i in found.targets))
+    if intent.kind in ACTION_TOOL and intent.ref.plural and len(found.tasks) > 2 and not intent.confirmed:
         bulk = "complete_all" if intent.kind == "complete" else "delete_all"
         return Step([], replies.bulk_offer(bulk, found.tasks, everything=False, status="all", offer=True))
     steps = []
     for target in found.targets:
-        old = _known(target, [*found.tasks, *tasks], context)
-        if intent.kind == "reschedule":
-            return _plan_reschedule(intent, target, old)
-        args = {"task_id": target}
-        if intent.kind == "update":
-            if intent.title:
-                args["title"] = _patched_title(old["title"], intent.title) if old else intent.title
-            if intent.description is not None:
-                args["description"] = intent.description
-            if len(args) == 1:
+        if intent.kind in ("update", "reschedule"):
+            try:
+                args = _changes(intent, _known(target, [*found.tasks, *tasks], context), context)
+            except Question as question:
+                return Step([], question.reply)
+            if not args:
                 return Step([], replies.ASK_CHANGE)
-        steps.append((ACTION_TOOL[intent.kind], args))
+            steps.append(("update_task", {"task_id": target, **args}))
+        else:
+            steps.append((ACTION_TOOL[intent.kind], {"task_id": target}))
     return Step(steps)
+
+
+def _changes(intent: Intent, old: Task | None, context: ConversationContext) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if intent.title:
+        args["title"] = (old and patched_title(old["title"], intent.title)) or intent.title
+    if intent.description is not None:
+        args["description"] = intent.description
+    if intent.when is not None:
+        # "Book a table for Friday" + "make it Saturday": a date in an undated title changes the title
+        title = old and not old.get("due_at") and intent.when and patched_title(old["title"], intent.when)
+        if title:
+            args["title"] = title
+        else:
+            args["due_at"] = due_at(intent.when, context.now, old)
+    if intent.priority:
+        args["priority"] = intent.priority
+    if intent.tags is not None:
+        args["tags"] = new_tags(intent, old)
+    return args
 
 
 def _known(task_id: int, tasks: list[Task], context: ConversationContext) -> Task | None:
     return next((t for t in tasks if t["id"] == task_id), None) or context.snapshot.get(task_id)
-
-
-def _plan_reschedule(intent: Intent, target: int, old: Task | None) -> Step:
-    # "Book a table for Friday" + "make it Saturday": the date is in the title, so the title changes
-    if old and intent.when and len(WHEN_CORE.findall(old["title"])) == 1:
-        return Step(
-            [("update_task", {"task_id": target, "title": _patched_title(old["title"], intent.when)})]
-        )
-    return Step([], replies.CANNOT_DUE)
-
-
-def _patched_title(old: str, new: str) -> str:
-    """'Book a table for Friday' + 'Saturday instead' -> 'Book a table for Saturday'."""
-    core = when_core(new)
-    if core and len(WHEN_CORE.findall(old)) == 1:
-        return WHEN_CORE.sub(core, old)
-    return new
 
 
 def _bulk_pool(intent: Intent, tasks: list[Task], context: ConversationContext) -> list[Task] | Step:
@@ -173,7 +177,7 @@ def _plan_mood(intent: Intent, tasks: list[Task], context: ConversationContext) 
         if mood == SUPPOSE:
             return Step([], replies.would_add(intent.title or "", existing))
         if existing:
-            return Step([], replies.status("add", existing))
+            return Step([], replies.status("add", existing, context.now))
         return Step([], replies.offer_add(intent.title or "") if mood == SUGGEST else replies.no_such_task())
     if kind in BULK:
         pool = _bulk_pool(intent, tasks, context)
@@ -200,11 +204,9 @@ def _plan_mood(intent: Intent, tasks: list[Task], context: ConversationContext) 
         return Step([], replies.no_such_task())
     if mood == SUPPOSE:
         return Step([], replies.hypothetical(kind, matches))
-    answer = replies.status(kind, matches)
+    answer = replies.status(kind, matches, context.now)
     if mood == ASK or len(matches) > 1:
         return Step([], answer)
-    if kind == "reschedule":
-        return Step([], f"{answer} {replies.CANNOT_DUE}")
     return Step([], f"{answer} {replies.offer(kind, matches[0], title=intent.title)}".strip())
 
 

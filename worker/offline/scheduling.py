@@ -3,50 +3,44 @@ the report to Friday", "push the report back a day", "remove the due date from t
 
 import re
 
+from worker.offline import dates
 from worker.offline.changes import REF, sep
 from worker.offline.intents import Intent
 from worker.offline.references import parse_ref, trim_ref
 from worker.offline.text import Text
 
-# A date or time said on its own ("Friday", "tomorrow at 5", "next week", "10am", "the 1st").
-# (not "sun", "sat", "wed", "mon": words of their own)
-_WEEKDAY = r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|tues?|weds|thu|thurs|fri)"
-_DAY_PART = (
-    r"(?:morning|afternoon|evening|night|noon|midday|midnight|tonight|lunch(?:time)?|eod|end of (?:the )?day)"
-)
-_CLOCK = r"(?:\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.|h)|\d{1,2}:\d\d|noon|midnight|midday)"
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-WHEN_CORE = re.compile(
-    rf"\b(?:today|tonight|tomorrow|tmrw?|yesterday|{_WEEKDAY}|weekend|{_DAY_PART}|{_CLOCK}|"
-    rf"(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)(?:\s+of\s+{_MONTH})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|"
-    r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{4}-\d\d-\d\d|(?:next|this|the)\s+(?:week|month|year)|"
-    r"end of (?:the |this |next )?(?:week|month|year)|(?:a|one|two|three|four|five|\d+)\s+(?:days?|weeks?|"
-    r"months?|hours?|minutes?|mins?)(?:\s+(?:from now|later))?|an?\s+(?:hour|day|week|month)|"
-    r"(?:the\s+)?day after tomorrow)\b",
-    re.I,
-)
-_LEAD = r"(?:(?:by|before|until|till|due|on|this|next|coming|at|for|in|around|to|no later than)\s+)"
-WHEN = re.compile(rf"\b{_LEAD}*(?:{WHEN_CORE.pattern})", re.I)
+_LEADS = r"^(?:(?:due|by|before|until|till|on|for|from|at|to|no later than)\s+)+"
 
 
 def is_when(phrase: str) -> bool:
     """The whole phrase is a date or time: 'Friday', 'to tomorrow at 5pm', 'next week instead'."""
     phrase = re.sub(r"\s+(?:instead|then|please)$", "", phrase.strip(" .!?,"), flags=re.I)
-    rest = WHEN.sub(" ", phrase)
-    return bool(WHEN.search(phrase)) and not re.sub(r"\b(?:at|on|and|the|,)\b|[\s,]", "", rest, flags=re.I)
+    phrase = re.sub(r"^to\s+", "", phrase, flags=re.I)
+    return bool(dates.PHRASE.fullmatch(phrase))
 
 
-def when_core(phrase: str) -> str | None:
-    """'to Saturday instead' -> 'Saturday': the date itself, when the phrase is nothing else."""
-    if not is_when(phrase):
-        return None
-    found = [m.group(0) for m in WHEN_CORE.finditer(phrase)]
-    return " ".join(found) if len(found) == 1 else phrase.strip()
+def when_core(phrase: str) -> str:
+    """'to Saturday instead' -> 'Saturday': the date without the words around it."""
+    phrase = re.sub(r"\s+(?:instead|then|please)$", "", phrase.strip(" .!?,"), flags=re.I)
+    return re.sub(_LEADS, "", phrase, flags=re.I).strip()
 
 
 def has_deadline(phrase: str) -> bool:
     """'the report by Friday', 'the slides tomorrow': a date at the end of a task's words."""
-    return bool(re.search(rf"(?:{WHEN.pattern})\s*$", phrase.strip(" .!?,"), re.I))
+    m = dates.find(phrase)
+    return bool(m) and not phrase[m.end() :].strip(" .!?,")
+
+
+def patched_title(old: str, new: str) -> str | None:
+    """'Book a table for Friday' + 'Saturday instead' -> 'Book a table for Saturday', when the title holds
+    exactly one date; None otherwise."""
+    found = list(dates.PHRASE.finditer(old))
+    if len(found) != 1 or not is_when(new):
+        return None
+    m = found[0]
+    said = when_core(m.group(0))
+    start = m.start() + m.group(0).lower().rindex(said.lower())
+    return old[:start] + when_core(new) + old[start + len(said) :]
 
 
 _DUE = r"(?:due\s+date|deadline|due\s+time|due\s+day|due|date|day|time)"
@@ -57,7 +51,11 @@ _MOVE = (
     r"carry\s+over|roll\s+over|snooze)"
 )
 _TO = sep("to", "for", "as", "until", "till")
+_LATER = r"(?:delay|postpone|push(?:\s+back)?|put\s+off|defer|bump|move\s+back)"
+_SOONER = r"(?:bring|move|pull|shift)"
 _RESCHEDULE = [  # (pattern, the date must look like a date)
+    (rf"^{_LATER}\s+{REF}\s+(?:back\s+|out\s+)?(by\s+.+)$", False),  # "delay the dentist by a week"
+    (rf"^{_SOONER}\s+{REF}\s+((?:forward|earlier|up|ahead)\s+by\s+.+)$", False),
     (
         rf"^{_SET}\s+(?:the\s+)?{_DUE}\s+(?:of|for|on)\s+{REF}{sep('to', 'for', 'as', 'until', 'till')}(.+)$",
         False,
@@ -70,6 +68,11 @@ _RESCHEDULE = [  # (pattern, the date must look like a date)
     (rf"^{_MOVE}\s+{REF}\s+(?:back\s+|forward\s+|out\s+)?(?:to|until|till|for|by|on|into)\s+(.+)$", True),
     (rf"^{_MOVE}\s+{REF}\s+((?:back|forward|out|ahead)\b.*)$", False),
     (rf"^{_MOVE}\s+{REF}\s+(.+)$", True),
+    (
+        rf"^{REF}\s+(?:has\s+been|was|got|is|'s\s+been)\s+(?:moved|rescheduled|pushed(?:\s+back)?|postponed|changed|"
+        r"shifted|delayed)\s+(?:to|until|till|for)\s+(.+)$",
+        True,
+    ),
 ]
 _UNSCHEDULE = [
     rf"^(?:remove|clear|delete|drop|take\s+off|unset|get\s+rid\s+of|erase)\s+(?:the\s+)?{_DUE}\s+(?:of|from|"
@@ -86,5 +89,6 @@ def parse_reschedule(text: Text, clause: str) -> list[Intent] | None:
             return [Intent("reschedule", when="", ref=parse_ref(text, trim_ref(m.group(1))))]
     for pattern, dated in _RESCHEDULE:
         if (m := re.match(pattern, clause, re.I)) and (not dated or is_when(m.group(2))):
-            return [Intent("reschedule", when=m.group(2).strip(), ref=parse_ref(text, trim_ref(m.group(1))))]
+            when = re.sub(r"^by\s+", "later by ", m.group(2).strip(), flags=re.I)  # "by a week": later
+            return [Intent("reschedule", when=when, ref=parse_ref(text, trim_ref(m.group(1))))]
     return None

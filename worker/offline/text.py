@@ -68,7 +68,7 @@ POLITE_REQUEST = re.compile(
     re.I,
 )
 _CLOSING = re.compile(
-    r"(?:[\s,.!]+(?:please|pls|thanks|thank you|thx|for me|asap|right now|now|ok|okay|real quick|if you can|"
+    r"(?:[\s,.!]+(?:please|pls|thanks|thank you|thx|for me|right now|now|ok|okay|real quick|if you can|"
     r"if possible|when you can|cheers|:\)|🙏|🙂|😊)(?!\w))+[\s.!?]*$",
     re.I,
 )
