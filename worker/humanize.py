@@ -51,3 +51,41 @@ def describe_due(due_at: datetime | str | None, all_day: bool, now: datetime) ->
     if not all_day and local.date() == today:
         return f"overdue since {clock(local)}"
     return f"overdue since {day(local.date(), today)}"
+
+
+_DAY_NAMES = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday"}
+_DAY_NAMES |= {"SA": "Saturday", "SU": "Sunday"}
+_UNITS = {"HOURLY": "hour", "DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+_NTH = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
+
+
+def _ordinal(n: int) -> str:
+    if n == -1:
+        return "last day"
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def describe_repeat(rule: str | None) -> str:
+    """An RRULE body in words: 'FREQ=WEEKLY;BYDAY=MO' -> 'every Monday', 'FREQ=DAILY;INTERVAL=3' -> 'every 3
+    days', 'FREQ=MONTHLY;BYMONTHDAY=1' -> 'every month on the 1st'; '' for none."""
+    if not rule:
+        return ""
+    parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
+    unit = _UNITS.get(parts.get("FREQ", ""), "time")
+    every = int(parts.get("INTERVAL", "1"))
+    period = {1: f"every {unit}", 2: f"every other {unit}"}.get(every, f"every {every} {unit}s")
+    days = [d for d in parts.get("BYDAY", "").split(",") if d]
+    if days and all(d in _DAY_NAMES for d in days):
+        if days == ["MO", "TU", "WE", "TH", "FR"]:
+            return "every weekday" if every == 1 else f"{period} on weekdays"
+        named = " and ".join(_DAY_NAMES[d] for d in days)
+        return f"every {named}" if every == 1 else f"{period} on {named}"
+    if days:  # "1MO": the first Monday
+        n, name = int(days[0][:-2] or 1), _DAY_NAMES.get(days[0][-2:], days[0])
+        return f"{period} on the {_NTH.get(n, _ordinal(n))} {name}"
+    if "BYMONTHDAY" in parts and "BYMONTH" in parts:
+        month = datetime(2000, int(parts["BYMONTH"]), 1).strftime("%B")
+        return f"{period} on {month} {int(parts['BYMONTHDAY'])}"
+    if "BYMONTHDAY" in parts:
+        return f"{period} on the {_ordinal(int(parts['BYMONTHDAY']))}"
+    return period

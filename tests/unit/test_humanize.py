@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.humanize import describe_due
+from worker.humanize import describe_due, describe_repeat
 
 NOW = datetime(2026, 12, 3, 9, 15, tzinfo=ZoneInfo("Europe/Berlin"))  # a Thursday
 
@@ -29,3 +29,20 @@ NOW = datetime(2026, 12, 3, 9, 15, tzinfo=ZoneInfo("Europe/Berlin"))  # a Thursd
 )
 def test_describe_due(due_at: str | None, all_day: bool, said: str) -> None:
     assert describe_due(due_at, all_day, NOW) == said
+
+
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        ("FREQ=WEEKLY;BYDAY=MO", "every Monday"),
+        ("FREQ=DAILY;INTERVAL=3", "every 3 days"),
+        ("FREQ=MONTHLY;BYMONTHDAY=1", "every month on the 1st"),
+        ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "every weekday"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=FR", "every other week on Friday"),
+        ("FREQ=MONTHLY;BYDAY=1MO", "every month on the first Monday"),
+        ("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=3", "every year on March 3"),
+        ("", ""),
+    ],
+)
+def test_describe_repeat(rule: str, said: str) -> None:
+    assert describe_repeat(rule) == said

@@ -5,6 +5,7 @@ import re
 from worker.offline import dates
 from worker.offline.attributes import take_priority, take_tags
 from worker.offline.intents import Intent
+from worker.offline.reminders import take_repeat
 from worker.offline.text import MASK, Text, slot_text, title_text
 from worker.offline.vocabulary import TASK_VERBS
 
@@ -32,8 +33,9 @@ ADD_LEAD = re.compile(
     r"(?:[\w-]+\s+)?(?:list|tasks|todos)\b)"
     r"|new\s+(?:task|todo|to-do|item|reminder|entry)s?\b"
     r"|(?:task|todo|to-do|reminder|new|note)s?\s*[:\-–—]"
-    r"|remind me\b|(?:please\s+)?remember(?: to| that)?\b|note that\b|don'?t (?:let me )?forget\b|"
-    r"make sure (?:i|to)\b|"
+    r"|(?:remind|ping|nudge|alert) me\b|i(?: want| need| would like|'d like) a reminder\b|"
+    r"(?:please\s+)?remember(?: to| that)?\b|note that\b|"
+    r"don'?t (?:let me )?forget\b|make sure (?:i|to)\b|"
     r"help me remember\b|i (?:want|would like|'d like|d like) to remember\b"
     r"|" + NEED_TO + r"(?:\s|:)"
     r")",
@@ -51,7 +53,9 @@ _ADD_FILLER = re.compile(
     re.I,
 )
 _REMIND_FILLER = re.compile(
-    r"^(?:remind me|(?:please\s+)?remember|don'?t (?:let me )?forget|make sure|help me remember|note that|"
+    r"^(?:(?:remind|ping|nudge|alert) me|i(?: want| need| would like|'d like) a reminder|"
+    r"(?:please\s+)?remember|don'?t (?:let me )?forget|make sure|"
+    r"help me remember|note that|"
     r"i (?:want|would like|'d like|d like) to remember)\s*(?:(?:to|that|about|of)\b|:)?\s*"
     r"(?:i\s+(?:need to|have to|must|should|gotta|'ve got to|ought to)\s+|i\s+|to\s+)?",
     re.I,
@@ -133,6 +137,13 @@ def _split_titles(body: str, listed: bool) -> list[str]:
     return [body]
 
 
+# "remind me to call mom at 5pm": the date is also when to remind
+_REMINDER = re.compile(
+    r"^\s*(?:remind\s+me|ping\s+me|nudge\s+me|alert\s+me|(?:set|add|create)\s+(?:a\s+|an\s+)?(?:new\s+)?reminder|"
+    r"i(?:\s+want|\s+need|\s+would\s+like|'d\s+like)\s+a\s+reminder|"
+    r"reminder\s*:)",
+    re.I,
+)
 _WHEN_PHRASE = (
     r"(?:on\s+|this\s+|next\s+)?(?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday|"
@@ -161,9 +172,10 @@ def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
     clause, tags = take_tags(clause)
     body, description = _split_description(text, clause)
     listed = bool(_COUNT.search(body))
-    when = re.match(rf"^(remind me)\s+({_WHEN_PHRASE})\s+(to\s+.+)$", body, re.I)
-    if when:  # "remind me tomorrow to call mom": the time goes after the errand
-        body = f"{when.group(1)} {when.group(3)} {when.group(2)}"
+    reminder = bool(_REMINDER.match(body))
+    when = re.match(r"^((?:remind|ping|nudge|alert) me)\s+(.+?)\s+(to\s+.+)$", body, re.I)
+    if when and (dates.PHRASE.fullmatch(when.group(2)) or take_repeat(when.group(2))[1]):
+        body = f"{when.group(1)} {when.group(3)} {when.group(2)}"  # "remind me tomorrow to call mom"
     spoken = not bare and re.match(
         r"(?i)remind|remember|don'?t|make sure|help me|note that|i\b|need|have|gotta|must", body
     )
@@ -172,8 +184,13 @@ def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
     body = re.sub(r"^(?:to|that i need to|that i have to|i need to)\s+", "", body.lstrip(" ;:"), flags=re.I)
     body = _LIST_TAIL.sub("", body).strip(" ,.!?:;")
     body = re.sub(r"\s+(?:for me|please|too|as well|to it|to that)$", "", body, flags=re.I)
+    if (first := dates.PHRASE.match(body)) and re.match(r"\s+to\s", body[first.end() :]):
+        body = (
+            body[first.end() :].strip()[3:] + " " + first.group(0)
+        )  # "a reminder for 3pm to call the school"
     body, more = take_priority(body)  # "urgent: fix the sink" once "add" is gone
     priority = priority or more
+    body, repeat, hour = take_repeat(body)  # "water the plants every 3 days"
     shared = None  # "add for tomorrow: call grandma": a date before the title
     if (m := dates.PHRASE.match(body)) and body[m.end() :].lstrip().startswith(":"):
         shared, body = m.group(0), body[m.end() :].lstrip(" :")
@@ -188,7 +205,7 @@ def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
     said = [title_text(text, t) for t in pieces]
     if spoken and (
         any(
-            len(t.split()) < 2 and t.isascii() and not text.only_quote(p)
+            len(t.split()) < 2 and t.isascii() and not text.only_quote(p) and not (repeat or reminder)
             for t, p in zip(said, pieces, strict=False)
         )
         or re.search(r"(?i)\b(?:bye|goodbye|good night|see you|thanks|thank you)\b", clause)
@@ -199,8 +216,18 @@ def parse_add(text: Text, clause: str, *, bare: bool = False) -> list[Intent]:
         piece, day = (piece, None) if text.only_quote(piece) is not None else dates.strip(piece)
         title = title_text(text, piece)
         if title:
+            when = day or shared or (f"at {hour}" if hour else None)
+            remind = when if reminder and when and not repeat else None
             intents.append(
-                Intent("add", title=title, when=day or shared, priority=priority, tags=tags or None)
+                Intent(
+                    "add",
+                    title=title,
+                    when=when,
+                    priority=priority,
+                    tags=tags or None,
+                    repeat=repeat,
+                    remind=remind,
+                )
             )
     if not intents:
         return [Intent("add")]  # nothing to add yet: ask for a title

@@ -8,8 +8,9 @@ from typing import Any
 
 from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrulestr
 
-from worker.offline import dates, replies
+from worker.offline import answers, dates, replies
 from worker.offline.intents import Intent
 from worker.offline.resolve import clear_matches
 
@@ -38,7 +39,7 @@ def _resolve(when: str, now: datetime, default_time: time | None = None) -> date
     try:
         return dates.resolve(when, now, default_time)
     except dates.Ambiguous as exc:
-        raise Question(replies.ask_date(exc.readings, now)) from None
+        raise Question(answers.ask_date(exc.readings, now)) from None
     except ValueError:
         raise Question(replies.UNKNOWN_DATE) from None
 
@@ -51,7 +52,7 @@ def due_at(when: str, now: datetime, old: Task | None = None) -> str:
     old_all_day = bool(old and old.get("all_day"))
     if m := _SHIFT.match(when.strip()):
         if old_due is None:
-            raise Question(replies.no_due_to_move(old))
+            raise Question(answers.no_due_to_move(old))
         count = (
             int(m.group(2)) if (m.group(2) or "").isdigit() else _AMOUNTS.get((m.group(2) or "a").lower(), 1)
         )
@@ -65,17 +66,105 @@ def due_at(when: str, now: datetime, old: Task | None = None) -> str:
     return due.iso()
 
 
+def remind_at(when: str, now: datetime, *, confirmed: bool = False) -> str | None:
+    """When to remind for a phrase. A time that has passed today is asked about, unless the user said yes
+    to tomorrow; a day without a time reminds at 9:00 that morning, if that is still to come."""
+    due = _resolve(when, now)
+    if due.all_day:
+        morning = datetime.combine(due.at.date(), time(9, 0), now.tzinfo)
+        return morning.isoformat(timespec="seconds") if morning > now else None
+    at = due.at
+    if not dates.names_day(when, now):  # "at 5pm": today at 5 PM, unless that has passed
+        today = datetime.combine(now.date(), at.timetz())
+        if today > now:
+            at = today
+        elif not confirmed:
+            raise Question(answers.reminder_passed(today, now))
+    elif at <= now:
+        if not confirmed:
+            raise Question(answers.reminder_passed(at, now))
+        while at <= now:
+            at += relativedelta(days=1)
+    return at.isoformat(timespec="seconds")
+
+
+def first_due(rule: str, when: str | None, now: datetime) -> str:
+    """A repeating task's first occurrence from now: a day, or a time when one was said."""
+    if not when and "FREQ=HOURLY" in rule:  # "every hour": from the next full hour
+        when = f"at {(now + relativedelta(hours=1)):%H}:00"
+    start = _resolve(when, now) if when else None
+    rule = re.sub(r";INTERVAL=\d+", "", rule)  # "every other Friday" starts on the next Friday
+    if start is None or start.all_day:
+        day = start.at.date() if start else now.date()
+        begin = datetime.combine(day, time(0), now.tzinfo)
+        first = rrulestr(rule, dtstart=begin).after(begin, inc=True) or begin
+        return first.date().isoformat()
+    begin = datetime.combine(now.date(), start.at.timetz())
+    first = rrulestr(rule, dtstart=begin).after(now) or start.at
+    return first.isoformat(timespec="seconds")
+
+
 def add_arguments(intent: Intent, now: datetime) -> dict[str, Any]:
     args: dict[str, Any] = {"title": intent.title}
     if intent.description:
         args["description"] = intent.description
-    if intent.when:
+    if intent.repeat:
+        args["repeat"] = intent.repeat
+        args["due_at"] = first_due(intent.repeat, intent.when, now)
+    elif intent.when:
         args["due_at"] = due_at(intent.when, now)
+    if intent.remind and (at := remind_at(intent.remind, now, confirmed=intent.confirmed)):
+        args["remind_at"] = at
     if intent.priority:
         args["priority"] = intent.priority
     if intent.tags:
         args["tags"] = intent.tags
     return args
+
+
+def reminder_changes(intent: Intent, old: Task | None, now: datetime) -> dict[str, Any]:
+    """A reminder or repeat set on, or taken off, a task."""
+    args: dict[str, Any] = {}
+    old = old or {}
+    if intent.remind == "":
+        if not old.get("remind_at"):
+            raise Question(answers.no_reminder(old))
+        args["remind_at"] = ""
+    elif intent.remind and _SHIFT.match(intent.remind):  # "snooze the reminder by an hour"
+        if not old.get("remind_at"):
+            raise Question(answers.no_reminder(old))
+        args["remind_at"] = due_at(intent.remind, now, {"due_at": old["remind_at"], "all_day": False})
+    elif intent.remind:
+        args["remind_at"] = remind_at(intent.remind, now, confirmed=intent.confirmed) or ""
+        if not args["remind_at"]:
+            raise Question(answers.reminder_passed(None, now))
+    if intent.remind_before is not None:
+        args |= _before_due(intent.remind_before, old, now)
+    if intent.repeat == "" and not old.get("repeat"):
+        raise Question(answers.no_repeat(old))
+    if intent.repeat is not None:
+        args["repeat"] = intent.repeat
+        if intent.repeat and old.get("due_at"):  # "the bins happen every Tuesday now": next due on a Tuesday
+            due = isoparse(old["due_at"]).astimezone(now.tzinfo)
+            args["due_at"] = first_due(intent.repeat, None if old.get("all_day") else f"at {due:%H:%M}", now)
+    return args
+
+
+def _before_due(minutes: int, old: Task, now: datetime) -> dict[str, Any]:
+    """ "An hour before it's due": needs a due time; a day or more before an undated-hour task is 9:00."""
+    if not old.get("due_at"):
+        raise Question(answers.no_due_for_reminder(old))
+    due = isoparse(old["due_at"]).astimezone(now.tzinfo)
+    if old.get("all_day"):
+        if minutes < 1440:
+            raise Question(answers.no_due_time(old, now))
+        at = datetime.combine(due.date() - relativedelta(days=minutes // 1440), time(9, 0), now.tzinfo)
+        if at <= now:
+            raise Question(answers.reminder_passed(None, now))
+        return {"remind_at": at.isoformat(timespec="seconds")}
+    if due - relativedelta(minutes=minutes) <= now:
+        raise Question(answers.reminder_passed(None, now))
+    return {"remind_before_minutes": minutes}
 
 
 def new_tags(intent: Intent, old: Task | None) -> list[str]:
@@ -113,7 +202,7 @@ def _period(phrase: str, now: datetime) -> tuple[Any, Any]:
     try:
         return dates.period(phrase, now)
     except dates.Ambiguous as exc:
-        raise Question(replies.ask_date(exc.readings, now)) from None
+        raise Question(answers.ask_date(exc.readings, now)) from None
     except ValueError:
         raise Question(replies.UNKNOWN_DATE) from None
 
@@ -147,6 +236,8 @@ def listed(tasks: list[Task], intent: Intent, now: datetime) -> list[Task]:
         shown = [t for t in shown if t.get("priority", "normal") == f["priority"]]
     if "tag" in f:
         shown = [t for t in shown if f["tag"] in (t.get("tags") or [])]
+    if f.get("repeating"):
+        shown = [t for t in shown if t.get("repeat")]
     if "topic" in f:  # "my work tasks": tagged so, or else about it
         tagged = [t for t in shown if f["topic"] in (t.get("tags") or [])]
         shown = tagged or clear_matches(f["topic"], shown)

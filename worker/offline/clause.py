@@ -27,6 +27,7 @@ from worker.offline.intents import ASK, REFUSE, SUGGEST, Intent, Ref
 from worker.offline.listing import HELP, SMALL_TALK, is_list, list_filters, list_status, parse_bulk
 from worker.offline.moods import frame
 from worker.offline.references import PLURAL, parse_ref, parse_refs, topic, trim_ref
+from worker.offline.reminders import parse_reminder_change, take_repeat
 from worker.offline.scheduling import has_deadline, is_when, parse_reschedule
 from worker.offline.text import Text, slot_text, strip_polite, title_text
 
@@ -114,6 +115,8 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
 
     if change := parse_attribute_change(text, clause):  # before adds: "add the work tag to the report"
         return change
+    if change := parse_reminder_change(text, clause):  # "remind me about the report an hour before it's due"
+        return change
 
     # Adds
     if ADD_LEAD.match(clause):
@@ -133,6 +136,8 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
 
     if bulk := parse_bulk(text, low):
         return [bulk]
+    if repeating := _repeating_errand(text, clause):  # "every Monday take out the bins", "gym on Mondays"
+        return repeating
 
     if due := parse_reschedule(text, clause):
         return due
@@ -206,7 +211,7 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
         return asking
 
     if m := _WHEN_DUE.match(clause):  # "when is the report due?"
-        return [Intent("show", ref=parse_ref(text, m.group(1) or m.group(2)))]
+        return [Intent("show", ref=parse_ref(text, next(g for g in m.groups() if g)))]
     if is_list(low):
         filters = list_filters(low)
         status = list_status(low)
@@ -281,7 +286,24 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
     return [Intent("chat")]
 
 
+def _repeating_errand(text: Text, clause: str) -> list[Intent] | None:
+    rest, rule, hour = take_repeat(clause)
+    if not rule or not rest or _NOT_A_TASK.match(rest) or _CHANGE.search(rest):
+        return None
+    if not starts_with_verb(rest) and not 1 <= len(dates.strip(rest)[0].split()) <= 6:
+        return None
+    when = f"at {hour}" if hour else None
+    adds = parse_add(text, rest, bare=True)
+    return [dataclasses.replace(i, repeat=rule, when=i.when or when) for i in adds]
+
+
+# "rename task 3: Weekly groceries" is a change, whatever its words
+_CHANGE = re.compile(
+    r"^(?:rename|retitle|delete|remove|mark|tag|untag|complete|set|show|list|find)\b|\btask\s*#?\d+|#\d+|\ue000|:",
+    re.I,
+)
 _WHEN_DUE = re.compile(
+    r"^when\s+(?:will|are|do)\s+you\s+(?:going\s+to\s+)?remind\s+me\s+(?:about|of|to)\s+(.+)$|"
     r"^(?:when(?:\s+is|'s|\s+are|\s+was)|is|are)\s+(?!(?:any|some|every|no)(?:thing|one)\b|there\b)(.+?)\s+"
     r"(?:still\s+)?due\b.*$|^(?:when(?:\s+is|'s)|what(?:'s|\s+is)\s+the\s+(?:deadline|due\s+date|due\s+time|date)\s+"
     r"(?:for|of|on))\s+(.+)$",
@@ -333,6 +355,8 @@ def _state_question(text: Text, clause: str) -> list[Intent] | None:
         return [Intent("delete", ref=ref, mood=ASK)]
     if state in ("done", "complete", "finished") or is_past(state.split()[0]):
         return [Intent("complete", ref=ref, mood=ASK)]
+    if state in ("repeating", "recurring", "due"):  # "is the bins task repeating?"
+        return [Intent("show", ref=ref)]
     if re.match(r"(?:on|in)\b", state) or state in ("there", "pending", "open", "outstanding", "left"):
         return [Intent("add", title=ref.query, mood=ASK)] if ref.query else [Intent("show", ref=ref)]
     return None

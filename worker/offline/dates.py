@@ -297,7 +297,8 @@ def resolve(phrase: str, now: datetime, default_time: time | None = None) -> Due
 def names_day(phrase: str, now: datetime) -> bool:
     """Whether a phrase says a day ("Friday at 5") or only a time ("at 5", "10am")."""
     p = re.sub(r"\s+", " ", phrase.lower()).strip()
-    return bool(re.search(r"\bin \S+ (?:minute|min|hour|hr)", p)) or _day(p, now.date()) is not None
+    relative = re.search(r"\bin (?:half an|an?|\S+) (?:minute|min|hour|hr)", p)  # "in half an hour": from now
+    return bool(relative) or _day(p, now.date()) is not None
 
 
 def period(phrase: str, now: datetime) -> tuple[date, date]:

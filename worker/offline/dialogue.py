@@ -86,6 +86,8 @@ def held(intent: Intent) -> bool:
     """Whether an intent waited for a yes: a bulk change, several tasks at once, or a hedged request."""
     if intent.mood == SUGGEST:
         return True
+    if not intent.mood and intent.remind:  # a reminder for a time that had passed
+        return True
     return not intent.mood and (intent.kind in BULK or (intent.kind in ACTIONS and intent.ref.plural))
 
 

@@ -28,8 +28,8 @@ class Ref:
 
 @dataclass
 class Intent:
-    # add | list | show | complete | delete | update | reschedule | reopen | complete_all | delete_all
-    # | undo | help | chat
+    # add | list | show | complete | delete | update | reschedule | remind | reopen | complete_all
+    # | delete_all | undo | reminders | help | chat
     kind: str
     title: str | None = None
     description: str | None = None
@@ -38,6 +38,9 @@ class Intent:
     tags: list[str] | None = None
     tag_mode: str = "add"  # what `tags` do to a task's tags: add | remove | set
     filters: dict[str, Any] = field(default_factory=dict)  # a listing's: period, overdue, priority, tag, sort
+    remind: str | None = None  # when to remind, in the user's words ("at 5pm"); "" cancels the reminder
+    remind_before: int | None = None  # minutes before the due time
+    repeat: str | None = None  # an RRULE body; "" stops repeating
     status: str = "all"
     ref: Ref = field(default_factory=Ref)
     keep: list[Ref] = field(default_factory=list)  # "all … except the first one"

@@ -14,7 +14,7 @@ _LIST_WORDS = re.compile(
     r"\b(?:tasks?|to-?dos?|to do|list|agenda|plate|pending|left|remaining|outstanding|open|incomplete|"
     r"unfinished|completed|finished|finish|complete|done|accomplished|checked off|ticked off|everything|"
     r"backlog|schedule|items|due|next|should i do|should i work on|overdue|late|urgent|important|priority|"
-    r"tagged|labell?ed|coming up|upcoming)\b|#\w",
+    r"tagged|labell?ed|coming up|upcoming|repeating|recurring|repeats)\b|#\w",
     re.I,
 )
 _LIST_START = re.compile(
@@ -83,7 +83,7 @@ _NOT_TOPICS = set(
     """
     pending completed finished open remaining outstanding done unfinished incomplete due overdue urgent
     important todo other new old current all upcoming late next priority high low tagged today's tomorrow's
-    week's own daily active
+    week's own daily active repeating recurring
     """.split()
 )
 _SORTS = {"due": "due", "date": "due", "deadline": "due", "soonest": "due", "priority": "priority"}
@@ -113,6 +113,10 @@ def list_filters(low: str) -> dict[str, Any]:
         low = low[: m.start()] + low[m.end() :]
     if re.search(r"\bwhat(?:'s| is)\s+(?:up\s+)?next\b|\bcoming up\b|\bupcoming\b", low):
         f.setdefault("sort", "due")
+    if re.search(r"\b(?:repeating|recurring|repeats|recur)\b", low):
+        f["repeating"] = (
+            True  # "what's repeating?": only the answer is filtered; the tools have no such filter
+        )
     if re.search(r"\b(?:overdue|late|past due|missed|behind)\b", low):
         f["overdue"] = True
     elif m := dates.find(low):

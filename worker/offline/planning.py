@@ -6,11 +6,12 @@ tasks at once is described and waits for a yes.
 """
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from worker.offline import replies
-from worker.offline.arguments import Question, add_arguments, due_at, new_tags
+from worker.offline import answers, replies
+from worker.offline.arguments import Question, add_arguments, due_at, new_tags, reminder_changes
 from worker.offline.conversation import ConversationContext
 from worker.offline.dialogue import ACTIONS, BULK
 from worker.offline.intents import ASK, REFUSE, SUGGEST, SUPPOSE, Intent
@@ -28,8 +29,10 @@ class Step:
 
 
 def needs_tasks(intent: Intent, context: ConversationContext) -> bool:
-    if intent.mood == REFUSE or intent.kind in ("chat", "cancel", "help", "undo"):
+    if intent.mood == REFUSE or intent.kind in ("chat", "cancel", "help", "undo", "reminders"):
         return False
+    if intent.kind == "remind" or (intent.kind == "add" and intent.remind):
+        return True  # a reminder for a task that may be on the list already
     if intent.kind == "show":
         return True
     if intent.kind == "list":
@@ -55,11 +58,15 @@ def depends_on_this_turn(intent: Intent) -> bool:
 def plan(intent: Intent, tasks: list[Task] | None, context: ConversationContext) -> Step:
     tasks = tasks or []
     if intent.mood == REFUSE:
-        return Step([], replies.declined(intent.kind if intent.kind != "chat" else None))
+        return Step([], answers.declined(intent.kind if intent.kind != "chat" else None))
     if intent.kind == "cancel":
         return Step([], replies.CANCELLED)
     if intent.mood:
         return _plan_mood(intent, tasks, context)
+    if intent.kind == "reminders":
+        return Step([("list_reminders", {})])
+    if intent.kind == "remind" or (intent.kind == "add" and intent.remind):
+        return _plan_reminder(intent, tasks, context)
     if intent.kind == "add":
         if not intent.title:
             return Step([], replies.ASK_TITLE)
@@ -93,7 +100,7 @@ def plan(intent: Intent, tasks: list[Task] | None, context: ConversationContext)
         return Step([], "\n".join(replies.details(known.get(i), i, context.now) for i in found.targets))
     if intent.kind in ACTION_TOOL and intent.ref.plural and len(found.tasks) > 2 and not intent.confirmed:
         bulk = "complete_all" if intent.kind == "complete" else "delete_all"
-        return Step([], replies.bulk_offer(bulk, found.tasks, everything=False, status="all", offer=True))
+        return Step([], answers.bulk_offer(bulk, found.tasks, everything=False, status="all", offer=True))
     steps = []
     for target in found.targets:
         if intent.kind in ("update", "reschedule"):
@@ -109,8 +116,34 @@ def plan(intent: Intent, tasks: list[Task] | None, context: ConversationContext)
     return Step(steps)
 
 
+def _plan_reminder(intent: Intent, tasks: list[Task], context: ConversationContext) -> Step:
+    """'remind me to call mom at 5pm': on the task when it is already on the list, else a new task."""
+    same = [t for t in tasks if not t.get("completed") and _norm(t["title"]) == _norm(intent.title or "")]
+    found = (
+        resolve(intent.ref, tasks=tasks, context=context, strict=True) if intent.kind == "remind" else None
+    )
+    try:
+        if same or (found and len(found.tasks) == 1):
+            target = same[0] if same else found.tasks[0]  # type: ignore[union-attr]
+            args = reminder_changes(dataclasses.replace(intent, when=None), target, context.now)
+            return Step([("update_task", {"task_id": target["id"], **args})])
+        if found and found.candidates:
+            return Step([], replies.ambiguous(found.candidates))
+        if intent.ref.pronoun or intent.ref.plural:  # "remind me about it" with nothing said before
+            return Step([], replies.unclear_reference())
+        title = re.sub(r"^(?:the|my|a|an)\s+", "", intent.title or "", flags=re.I)
+        new = dataclasses.replace(intent, kind="add", title=title[:1].upper() + title[1:], when=intent.remind)
+        return Step([("add_task", add_arguments(new, context.now))])
+    except Question as question:
+        return Step([], question.reply)
+
+
+def _norm(title: str) -> str:
+    return re.sub(r"\s+", " ", title).strip(" .!?").lower()
+
+
 def _changes(intent: Intent, old: Task | None, context: ConversationContext) -> dict[str, Any]:
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = reminder_changes(intent, old, context.now)
     if intent.title:
         args["title"] = (old and patched_title(old["title"], intent.title)) or intent.title
     if intent.description is not None:
@@ -161,7 +194,7 @@ def _plan_bulk(intent: Intent, tasks: list[Task], context: ConversationContext) 
     plural = intent.ref.plural and len(pool) <= 2  # "delete both of them": the tasks just shown
     if not intent.confirmed and not plural:
         everything = not intent.ref.query and not intent.keep
-        offer = replies.bulk_offer(intent.kind, pool, everything=everything, status=intent.status, offer=True)
+        offer = answers.bulk_offer(intent.kind, pool, everything=everything, status=intent.status, offer=True)
         return Step([], offer)
     if intent.confirmed:  # only what the user saw when they said yes
         pool = [t for t in pool if t["id"] in context.snapshot] or pool
@@ -175,10 +208,10 @@ def _plan_mood(intent: Intent, tasks: list[Task], context: ConversationContext) 
     if kind == "add":
         existing = clear_matches(intent.title or "", tasks)
         if mood == SUPPOSE:
-            return Step([], replies.would_add(intent.title or "", existing))
+            return Step([], answers.would_add(intent.title or "", existing))
         if existing:
-            return Step([], replies.status("add", existing, context.now))
-        return Step([], replies.offer_add(intent.title or "") if mood == SUGGEST else replies.no_such_task())
+            return Step([], answers.status("add", existing, context.now))
+        return Step([], answers.offer_add(intent.title or "") if mood == SUGGEST else answers.no_such_task())
     if kind in BULK:
         pool = _bulk_pool(intent, tasks, context)
         if isinstance(pool, Step):
@@ -189,7 +222,7 @@ def _plan_mood(intent: Intent, tasks: list[Task], context: ConversationContext) 
         everything = not intent.ref.query and not intent.keep
         return Step(
             [],
-            replies.bulk_offer(
+            answers.bulk_offer(
                 kind, pool, everything=everything, status=intent.status, offer=mood != SUPPOSE
             ),
         )
@@ -199,15 +232,15 @@ def _plan_mood(intent: Intent, tasks: list[Task], context: ConversationContext) 
     known = {t["id"]: t for t in tasks}
     matches = [known[i] for i in found.task_ids if i in known] + (found.tasks or found.candidates)
     if not matches and mood == SUPPOSE and not intent.ref.query:
-        return Step([], replies.hypothetical(kind, []))  # "what happens when I delete a task?"
+        return Step([], answers.hypothetical(kind, []))  # "what happens when I delete a task?"
     if not matches:
-        return Step([], replies.no_such_task())
+        return Step([], answers.no_such_task())
     if mood == SUPPOSE:
-        return Step([], replies.hypothetical(kind, matches))
-    answer = replies.status(kind, matches, context.now)
+        return Step([], answers.hypothetical(kind, matches))
+    answer = answers.status(kind, matches, context.now)
     if mood == ASK or len(matches) > 1:
         return Step([], answer)
-    return Step([], f"{answer} {replies.offer(kind, matches[0], title=intent.title)}".strip())
+    return Step([], f"{answer} {answers.offer(kind, matches[0], title=intent.title)}".strip())
 
 
 def _plan_undo(context: ConversationContext) -> Step:

@@ -5,7 +5,7 @@ tasks, as the tools returned them, are ever named.
 """
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from worker import humanize
@@ -41,18 +41,22 @@ def names(tasks: list[dict[str, Any]]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def describe(task: dict[str, Any], now: datetime) -> str:
+def describe(task: dict[str, Any], now: datetime, *, reminder: bool = True) -> str:
     """'urgent, due tomorrow at 5:00 PM, #errands': what a task carries besides its title."""
     parts = []
     if task.get("priority") and task["priority"] != "normal":
         parts.append("urgent" if task["priority"] == "urgent" else f"{task['priority']} priority")
     if task.get("due_at") and not task.get("completed"):
         parts.append(humanize.describe_due(task["due_at"], bool(task.get("all_day")), now))
+    if task.get("repeat"):
+        parts.append(f"repeats {humanize.describe_repeat(task['repeat'])}")
+    if reminder and task.get("remind_at") and not task.get("completed"):
+        parts.append(f"reminder {humanize.when(task['remind_at'], False, now)}")
     return ", ".join(parts) + "".join(f" #{t}" for t in task.get("tags") or [])
 
 
-def _with(task: dict[str, Any], now: datetime) -> str:
-    said = describe(task, now)
+def with_details(task: dict[str, Any], now: datetime, *, reminder: bool = True) -> str:
+    said = describe(task, now, reminder=reminder)
     return f", {said}" if said and not said.startswith(" ") else said
 
 
@@ -68,12 +72,15 @@ def outcome(kind: str, done: list[tuple[str, dict[str, Any], Any]], now: datetim
         elif name == "add_task":
             task = tasks[0]
             described = f" with the description “{task['description']}”" if task.get("description") else ""
-            lines.append(f"Added {q(task)} (task {task['id']}){_with(task, now)}{described}.")
+            said = with_details(task, now, reminder=False)
+            lines.append(f"Added {q(task)} (task {task['id']}){said}{described}.{_reminding(task, now)}")
         elif name == "complete_task":
             lines.append(f"Marked {names(tasks)} as done. ✓")
             lines += [_next_line(t, now) for t in tasks if t.get("next")]
         elif name == "delete_task":
             lines.append(f"Deleted {names(tasks)}.")
+        elif name == "list_reminders":
+            lines.append(reminder_list(tasks[0].get("reminders", []), now))
         elif name == "update_task":
             lines += [_updated(args, task, now) for args, task in ok]
     lines += [
@@ -91,6 +98,14 @@ def _in_brackets(task: dict[str, Any], now: datetime) -> str:
     return f" ({said})" if said else ""
 
 
+def _reminding(task: dict[str, Any], now: datetime) -> str:
+    if not task.get("remind_at"):
+        return ""
+    if task["remind_at"] == task.get("due_at"):
+        return " I'll remind you then."
+    return f" I'll remind you {humanize.when(task['remind_at'], False, now)}."
+
+
 def _next_line(task: dict[str, Any], now: datetime) -> str:
     following = task["next"]
     due = humanize.describe_due(following.get("due_at"), bool(following.get("all_day")), now)
@@ -106,6 +121,16 @@ def _updated(args: dict[str, Any], task: dict[str, Any], now: datetime) -> str:
         return f"{q(task)} is now {due}." if due else f"Updated {q(task)}."
     if changed == {"priority"}:
         return f"{q(task)} is now {task['priority']} priority."
+    if changed <= {"remind_at", "remind_before_minutes"} and task.get("remind_at"):
+        return f"I'll remind you about {q(task)} {humanize.when(task['remind_at'], False, now)}."
+    if changed == {"remind_at"}:
+        return f"Cancelled the reminder for {q(task)}."
+    if changed <= {"repeat", "due_at"} and "repeat" in changed:
+        rule = humanize.describe_repeat(task.get("repeat"))
+        if not rule:
+            return f"{q(task)} no longer repeats."
+        due = humanize.describe_due(task.get("due_at"), bool(task.get("all_day")), now)
+        return f"{q(task)} now repeats {rule}" + (f" (next {due})." if due else ".")
     if changed == {"tags"}:
         tags = " ".join(f"#{t}" for t in task.get("tags") or [])
         return f"{q(task)} is now tagged {tags}." if tags else f"Removed the tags from {q(task)}."
@@ -158,6 +183,8 @@ def _scope(filters: dict[str, Any]) -> tuple[str, str]:
         after += f" tagged #{filters['tag']}"
     if "topic" in filters:
         after += f" for {filters['topic']}"
+    if filters.get("repeating"):
+        before += "repeating "
     return before, after
 
 
@@ -190,7 +217,7 @@ def details(task: dict[str, Any] | None, task_id: int, now: datetime) -> str:
         return f"Sorry, I couldn't find task {task_id}: it was not found on your list."
     state = "done ✓" if task["completed"] else "not done yet"
     described = f" Description: {task['description']}." if task.get("description") else ""
-    return f"{q(task)} (task {task['id']}) is {state}{_with(task, now)}.{described}"
+    return f"{q(task)} (task {task['id']}) is {state}{with_details(task, now)}.{described}"
 
 
 def not_found() -> str:
@@ -276,114 +303,12 @@ def chat(message: str) -> str:
     return f"I'm here for your todo list: {offer} What would you like to do?"
 
 
-# --------------------------------------------------------------------------------------------
-# Questions, offers and hypotheticals: nothing is changed by any of these
-
-
-def _some(tasks: list[dict[str, Any]], limit: int = 8) -> str:
-    if len(tasks) <= limit:
-        return names(tasks)
-    return ", ".join(q(t) for t in tasks[:limit]) + f" and {len(tasks) - limit} more"
-
-
-def _state(task: dict[str, Any]) -> str:
-    return "done ✓" if task.get("completed") else "not done yet"
-
-
-def bulk_offer(kind: str, tasks: list[dict[str, Any]], *, everything: bool, status: str, offer: bool) -> str:
-    """'That would delete all 7 of your tasks: … Shall I go ahead?'"""
-    n = len(tasks)
-    noun = "task" if n == 1 else "tasks"
-    if kind == "delete_all":
-        which = {"completed": "completed ", "pending": "pending "}.get(status, "")
-        whole = f"all {n} of your {which}{noun}" if n > 1 else f"your only {which}task"
-        what = f"delete {whole if everything else f'{n} {noun}'}"
-    else:
-        whole = f"all {n} of your pending {noun}" if n > 1 else "your only pending task"
-        what = f"mark {whole if everything else f'{n} {noun}'} as done"
-    end = f" {OFFER} go ahead?" if offer else " Nothing was changed."
-    return f"That would {what}: {_some(tasks)}.{end}"
-
-
-def declined(kind: str | None) -> str:
-    return {
-        "add": "OK, I won't add it — nothing was changed.",
-        "complete": "OK, I'll leave it open — nothing was changed.",
-        "complete_all": "OK, I'll leave them open — nothing was changed.",
-        "delete": "OK, I won't delete it — nothing was changed.",
-        "delete_all": "OK, I won't delete anything — nothing was changed.",
-        "update": "OK, I won't change it — nothing was changed.",
-        "reschedule": "OK, I won't change it — nothing was changed.",
-    }.get(kind or "", "OK, I'll leave your tasks as they are.")
-
-
-def no_such_task() -> str:
-    return "I don't see a task like that on your list. Nothing was changed."
-
-
-def status(kind: str, tasks: list[dict[str, Any]], now: datetime) -> str:
-    """The answer to a question about tasks: "did I call mom?", "is the report still on my list?"."""
-    if len(tasks) > 1:
-        lines = [
-            f"{i}. {t['title']} — {_state(t)}{_with(t, now)} (task {t['id']})" for i, t in enumerate(tasks, 1)
-        ]
-        return f"You have {len(tasks)} tasks like that:\n" + "\n".join(lines)
-    task = tasks[0]
-    named = f"{q(task)} (task {task['id']})"
-    if kind in ("complete", "reopen"):
-        if task.get("completed"):
-            return f"Yes — {named} is done. ✓"
-        return f"Not yet — {named} is still open{_with(task, now)}."
-    if kind == "add":
-        return f"Yes — you have {named} on your list, {_state(task)}{_with(task, now)}."
-    if kind == "delete":
-        return f"{named} is still on your list, {_state(task)}{_with(task, now)}."
-    return details(task, task["id"], now)
-
-
-def offer(intent_kind: str, task: dict[str, Any], *, title: str | None = None) -> str:
-    if intent_kind == "complete":
-        return "" if task.get("completed") else f"{OFFER} mark it as done?"
-    if intent_kind == "delete":
-        return f"{OFFER} delete it?"
-    if intent_kind == "update" and title:
-        return f"{OFFER} rename it to “{title}”?"
-    return ""
-
-
-def offer_add(title: str) -> str:
-    return f"There's no task like that on your list yet. {OFFER} add “{title}”?"
-
-
-def hypothetical(kind: str, tasks: list[dict[str, Any]]) -> str:
-    if not tasks:  # in general
-        return {
-            "delete": "Deleting a task removes it from your list for good — I can't restore it, though I can "
-            "add it again. Nothing was changed.",
-            "complete": "Marking a task as done keeps it on your list as completed; it leaves your pending "
-            "tasks. Nothing was changed.",
-        }.get(kind, "Nothing was changed — tell me what you'd like me to do.")
-    if kind == "delete":
-        what = f"If you deleted {names(tasks)}, {'it' if len(tasks) == 1 else 'they'} would be gone for good"
-        return what + " — I can't restore deleted tasks, though I can add them again. Nothing was changed."
-    if kind == "complete":
-        return (
-            f"If you marked {names(tasks)} as done, {'it' if len(tasks) == 1 else 'they'} would stay on your "
-            "list as completed and leave your pending tasks. Nothing was changed."
-        )
-    return f"That would change {names(tasks)}. Nothing was changed."
-
-
-def would_add(title: str, existing: list[dict[str, Any]]) -> str:
-    also = f" You already have {names(existing)}." if existing else ""
-    return f"I'd add “{title}” as a new task.{also} Nothing was changed."
-
-
-def ask_date(readings: list[date], now: datetime) -> str:
-    said = [f"{d:%A}, {d:%B} {d.day}" + (f", {d.year}" if d.year != now.year else "") for d in readings]
-    return f"{ASK_DATE}{' or '.join(said)}? Nothing was changed yet."
-
-
-def no_due_to_move(task: dict[str, Any] | None) -> str:
-    which = q(task) if task else "That task"
-    return f"{which} has no due date yet, so there's nothing to move — when is it due? Nothing was changed."
+def reminder_list(reminders: list[dict[str, Any]], now: datetime) -> str:
+    if not reminders:
+        return "You have no reminders set."
+    lines = [
+        f"{i}. {r['title']} — {humanize.when(r['remind_at'], False, now)} (task {r['task_id']})"
+        for i, r in enumerate(reminders, 1)
+    ]
+    noun = "reminder" if len(reminders) == 1 else "reminders"
+    return f"You have {len(reminders)} {noun}:\n" + "\n".join(lines)
