@@ -351,6 +351,10 @@ def _state_question(text: Text, clause: str) -> list[Intent] | None:
     if not (m := _STATE.match(clause)):
         return None
     state, ref = m.group(2).lower(), parse_ref(text, m.group(1))
+    if re.fullmatch(
+        r"(?:all\s+)?(?:(?:of\s+)?my\s+)?(?:tasks|todos|things)|everything|all", m.group(1).lower()
+    ):
+        return [Intent("list", status="pending")]  # "are all my tasks done?": what is still open
     if state in _GONE:
         return [Intent("delete", ref=ref, mood=ASK)]
     if state in ("done", "complete", "finished") or is_past(state.split()[0]):

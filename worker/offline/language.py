@@ -39,7 +39,7 @@ def _clauses(masked: str) -> list[tuple[int, int]]:
 _POLITE = re.compile(
     r"\b(?:(?:can|could|would|will)\s+(?:you|u)|would\s+you\s+mind|(?:can|could|may)\s+(?:i|we)|please|pls|"
     r"is\s+it\s+possible\s+(?:to|for\s+you\s+to)|(?:i|we)\s+(?:want|need|would\s+like|'d\s+like)\s+you\s+to|"
-    r"why\s+don'?t\s+you)\b",
+    r"why\s+don'?t\s+you|wondering\s+if\s+you\s+could|do\s+you\s+mind)\b",
     re.I,
 )
 

@@ -55,6 +55,7 @@ _SUPPOSE = [
     rf"^(?:can|could)\s+(?:i|you)\s+undo\s+(?:it\s+|that\s+)?(?:if|when|after)\s+{_SUBJECT}\s+(.+)$",
 ]
 _SUGGEST = [
+    r"^(?:i'?m\s+|i\s+am\s+)?not\s+sure\s+(?:if|whether)\s+(?:i|we)\s+should\s+(.+)$",
     r"^(?:should|shall|must)\s+(?:i|we)\s+(?:just\s+|really\s+|maybe\s+|probably\s+|still\s+|go\s+ahead\s+and\s+)*"
     r"(.+)$",
     r"^(?:maybe|perhaps|possibly|probably)\W*\s+"
@@ -68,6 +69,7 @@ _SUGGEST = [
     r"^(?:i|we)\s+(?:might|may|could|should\s+probably|probably\s+should|guess\s+(?:i|we)\s+(?:could|should)|"
     r"think\s+(?:i|we)(?:'ll|\s+will|\s+should|\s+might|\s+may|\s+could|\s+need\s+to)|"
     r"wonder\s+(?:if|whether)\s+(?:i|we)\s+should)\s+(.+)$",
+    r"^i\s+(?:think|guess|believe|suppose|reckon)\s+(?:that\s+)?((?:i|we)\b.+)$",
 ]
 _ASK = [
     r"^(?:when|why|how|where)\s+(?:did|have|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|actually\s+)*(.+)$",
@@ -102,8 +104,23 @@ def imperative(phrase: str) -> str:
     return phrase
 
 
+# Hedges whose request must be spelled out: "I'm not sure I still need the dentist task" -> delete it;
+# "should the report be marked done?" -> mark it done.
+_SPELLED = [
+    (r"^(?:i'?m\s+|i\s+am\s+)?not\s+sure\s+(?:if\s+|whether\s+|that\s+)?(?:i|we)\s+(?:still\s+|really\s+)*(?:need|want)\s+"
+     r"(?:to\s+)?(.+?)(?:\s+any\s?more)?$", "delete {}"),
+    (r"^(?:i|we)\s+(?:might|may)\s+not\s+(?:need|want)\s+(?:to\s+)?(.+?)(?:\s+any\s?more)?$", "delete {}"),
+    (r"^(?:should|shall|can)\s+(.+?)\s+be\s+(?:marked\s+)?(?:as\s+)?(?:done|complete|completed|finished|ticked\s+off)$",
+     "mark {} as done"),
+    (r"^(?:should|shall|can)\s+(.+?)\s+be\s+(?:deleted|removed|dropped|cancelled|canceled)$", "delete {}"),
+]  # fmt: skip
+
+
 def frame(clause: str) -> tuple[str, str]:
     """(mood, the request in imperative words), or ("", clause) for a plain request."""
+    for pattern, request in _SPELLED:
+        if m := re.match(pattern, clause, re.I):
+            return SUGGEST, request.format(m.group(1))
     for mood, patterns in ((REFUSE, _REFUSE), (SUPPOSE, _SUPPOSE), (SUGGEST, _SUGGEST), (ASK, _ASK)):
         for pattern in patterns:
             if m := re.match(pattern, clause, re.I):

@@ -64,12 +64,14 @@ _OPENING = re.compile(
 )
 POLITE_REQUEST = re.compile(
     r"^(?:(?:can|could|would|will) (?:you|u)(?: please| kindly| just)?|please|kindly|just|i'?d like you to|"
-    r"i want you to|i need you to|go ahead and|let'?s|quickly|also|you can|you may|feel free to)\s+",
+    r"i want you to|i need you to|go ahead and|let'?s|quickly|also|you can|you may|feel free to|"
+    r"i (?:was|am) wondering if you could|i wonder if you could|would you mind|do you mind)\s+",
     re.I,
 )
 _CLOSING = re.compile(
     r"(?:[\s,.!]+(?:please|pls|thanks|thank you|thx|for me|right now|now|ok|okay|real quick|if you can|"
-    r"if possible|when you can|cheers|:\)|🙏|🙂|😊)(?!\w))+[\s.!?]*$",
+    r"if possible|when you can|cheers|:\)|🙏|🙂|😊)(?!\w)"
+    r"|,\s*(?:right|correct|isn't it|is it|aren't they|didn't i|haven't i)\b)+[\s.!?]*$",
     re.I,
 )
 
