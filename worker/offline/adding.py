@@ -22,69 +22,58 @@ NEED_TO = (
     r"gotta|must|should|ought to|'ll need to|will need to|'ll have to|will have to)"
 )
 ADD_LEAD = re.compile(
-    r"^(?:"
-    r"(?:add|adding|create|jot(?: down)?|note down|put down|write down)\b(?!\s+(?:all|every))"
-    r"|set\s+(?:a\s+|an\s+)?(?:new\s+)?reminder\b"
-    r"|(?:make|put|stick|pop|throw|insert|enter|log|save|record|write down|note|set up|schedule|start)\s+"
-    r"(?:(?:a|an|the|another|one|new|this|these|two|three|\d+)\s+)*(?:new\s+)?(?:tasks?|todos?|to-dos?|"
-    r"notes?|"
-    r"reminders?|entry|entries|items?)\b"
-    r"|(?:put|stick|pop|throw|write|log|save|enter|insert)\b(?=.*\b(?:on|onto|to|in|into)\s+(?:my|the)\s+"
-    r"(?:[\w-]+\s+)?(?:list|tasks|todos)\b)"
-    r"|new\s+(?:task|todo|to-do|item|reminder|entry)s?\b"
-    r"|(?:task|todo|to-do|reminder|new|note)s?\s*[:\-–—]"
-    r"|(?:remind|ping|nudge|alert) me\b|i(?: want| need| would like|'d like) a reminder\b|"
-    r"(?:please\s+)?remember(?: to| that)?\b|note that\b|"
-    r"don'?t (?:let me )?forget\b|make sure (?:i|to)\b|"
-    r"help me remember\b|i (?:want|would like|'d like|d like) to remember\b"
-    r"|" + NEED_TO + r"(?:\s|:)"
-    r")",
+    r"^(?:(?:add|adding|create|jot(?: down)?|note down|put down|write down)\b(?!\s+(?:all|every))|"
+    r"set\s+(?:a\s+|an\s+)?(?:new\s+)?reminder\b|(?:make|put|stick|pop|throw|insert|enter|log|save|record|"
+    r"write down|note|set up|schedule|start)\s+(?:(?:a|an|the|another|one|new|this|these|two|three|"
+    r"\d+)\s+)*(?:new\s+)?(?:tasks?|todos?|to-dos?|notes?|reminders?|entry|entries|items?)\b|(?:put|stick|"
+    r"pop|throw|write|log|save|enter|insert)\b(?=.*\b(?:on|onto|to|in|into)\s+(?:my|"
+    r"the)\s+(?:[\w-]+\s+)?(?:list|tasks|todos)\b)|new\s+(?:task|todo|to-do|item|reminder|entry)s?\b|"
+    r"(?:task|todo|to-do|reminder|new|note)s?\s*[:\-–—]|(?:remind|ping|nudge|alert) me\b|i(?: want| need|"
+    r" would like|'d like) a reminder\b|(?:please\s+)?remember(?: to| that)?\b|note that\b|"
+    r"don'?t (?:let me )?forget\b|make sure (?:i|to)\b|help me remember\b|i (?:want|would like|'d like|"
+    r"d like) to remember\b|" + NEED_TO + r"(?:\s|:))",
     re.I,
 )
 _ADD_FILLER = re.compile(
-    r"^(?:(?:add|adding|create|make|put(?: down)?|stick|pop|throw|insert|enter|log|save|record|jot(?: down)?|"
-    r"write down|note(?: down)?|"
-    r"write|set up|set|schedule|start)(?:\s*:\s*|\s+|$))?"
-    r"(?:(?:a|an|one|the|another|new|some|two|three|four|five|six|several|few|couple of|these|following|"
-    r"this|quick|\d+)\b\s*)*"
-    r"(?:(?:new\s+)?(?:tasks?|to-?dos?|to do|items?|reminders?|entry|entries|things?|notes?)\b\s*){0,2}"
-    r"(?:(?:to|on|onto|in|into|for)\s+(?:my|the)\s+(?:(?:todo|to-do|task)\s+)?list\s*)?"
-    r"(?:called|named|titled|that says|saying|reading|to|for|about|of|:|-|–|—)?\s*(?:me\s+to\s+)?",
+    r"^(?:(?:add|adding|create|make|put(?: down)?|stick|pop|throw|insert|enter|log|save|record|"
+    r"jot(?: down)?|write down|note(?: down)?|write|set up|set|schedule|start)(?:\s*:\s*|\s+|$))?(?:(?:a|an|"
+    r"one|the|another|new|some|two|three|four|five|six|several|few|couple of|these|following|this|quick|"
+    r"\d+)\b\s*)*(?:(?:new\s+)?(?:tasks?|to-?dos?|to do|items?|reminders?|entry|entries|things?|"
+    r"notes?)\b\s*){0,2}(?:(?:to|on|onto|in|into|for)\s+(?:my|the)\s+(?:(?:todo|to-do|"
+    r"task)\s+)?list\s*)?(?:called|named|titled|that says|saying|reading|to|for|about|of|:|-|–|"
+    r"—)?\s*(?:me\s+to\s+)?",
     re.I,
 )
 _REMIND_FILLER = re.compile(
     r"^(?:(?:remind|ping|nudge|alert) me|i(?: want| need| would like|'d like) a reminder|"
-    r"(?:please\s+)?remember|don'?t (?:let me )?forget|make sure|"
-    r"help me remember|note that|"
-    r"i (?:want|would like|'d like|d like) to remember)\s*(?:(?:to|that|about|of)\b|:)?\s*"
-    r"(?:i\s+(?:need to|have to|must|should|gotta|'ve got to|ought to)\s+|i\s+|to\s+)?",
+    r"(?:please\s+)?remember|don'?t (?:let me )?forget|make sure|help me remember|note that|i (?:want|"
+    r"would like|'d like|d like) to remember)\s*(?:(?:to|that|about|of)\b|:)?\s*(?:i\s+(?:need to|have to|"
+    r"must|should|gotta|'ve got to|ought to)\s+|i\s+|to\s+)?",
     re.I,
 )
 _LIST_TAIL = re.compile(
     r"\s*(?:(?:to|on|onto|in|into|for)\s+(?:my|the|our|your)\s+(?:(?:todo|to-do|to do|task|tasks|shopping|"
     r"reminders?|daily|weekly)\s+)*(?:[\w-]+\s+)?(?:list|tasks|todos|to-dos|reminders)|"
-    r"as\s+(?:a\s+)?(?:new\s+)?"
-    r"(?:task|todo|to-do|reminder|item))(?=$|[\s,.;!?])",
+    r"as\s+(?:a\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item))(?=$|[\s,.;!?])",
     re.I,
 )
 _DESCRIPTION = [
     r"\s*(?:[,;.]\s*|\s+[-–—]\s*|\s+)(?:and\s+|plus\s+)?(?:with|having|incl(?:uding)?)\s+(?:a\s+|the\s+|"
-    r"some\s+)?"
-    r"(?:description|desc|details?|notes?|comment)\s*(?::|of|saying|that says|reading|being|=|-|–|—)?\s*",
+    r"some\s+)?(?:description|desc|details?|notes?|comment)\s*(?::|of|saying|that says|reading|being|=|-|–|"
+    r"—)?\s*",
     r"\s*(?:[,;.(]\s*|\s+[-–—]\s*|\s+)(?:description|desc|details?|notes?|comment)\s*(?::|=|-|–|—)\s*",
     r"\s*(?:[,;.]\s*|\s+)(?:and\s+)?(?:describe(?:d)?|describing)\s+(?:it|this|that)?\s*as\s+",
     r"\s*(?:[,;.]\s*|\s+)(?:and\s+)?(?:set|add|give it|put)\s+(?:the\s+|a\s+|its\s+)?(?:description|details|"
     r"notes?)\s*(?:to|as|of|:|saying)?\s*",
     # "call mom tomorrow, it is about her birthday party": a clause about the task describes it
-    r"\s*(?:[,;]|\s+[-–—])\s*(?=(?:it(?:'s|\s+is|\s+was|\s+will\s+be|\s+needs|\s+has)|this\s+is|that(?:'s|\s+is)|"
-    r"which\s+is|she|he|they|we\s+(?:need|have|are|want)|because|since|so\s+that|about|regarding|re:|for\s+(?:her|his|"
-    r"their|my|our)\b))",
+    r"\s*(?:[,;]|\s+[-–—])\s*(?=(?:it(?:'s|\s+is|\s+was|\s+will\s+be|\s+needs|\s+has)|this\s+is|that(?:'s|"
+    r"\s+is)|which\s+is|she|he|they|we\s+(?:need|have|are|want)|because|since|so\s+that|about|regarding|re:|"
+    r"for\s+(?:her|his|their|my|our)\b))",
 ]
 _COUNT = re.compile(
     r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|multiple|some|few|couple of|these|"
-    r"the following|"
-    r"\d+)\s+(?:new\s+)?(?:tasks|todos|to-dos|items|things|reminders|entries)\b|\b(?:tasks|todos|items|these|"
-    r"following)\s*:",
+    r"the following|\d+)\s+(?:new\s+)?(?:tasks|todos|to-dos|items|things|reminders|entries)\b|\b(?:tasks|"
+    r"todos|items|these|following)\s*:",
     re.I,
 )
 
@@ -113,8 +102,8 @@ def _split_titles(body: str, listed: bool) -> list[str]:
     if len(parts) > 1:
         return [t for p in parts for t in _split_titles(p, listed)]
     body = re.sub(
-        r"\s*,?\s*\b(?:and|&|plus)\s+(?:also\s+)?(?:another|one more|a second|a task|a todo|one)\s+"
-        r"(?:(?:task|todo|one|reminder)\s+)?(?:to|for|called|:)\s+",
+        r"\s*,?\s*\b(?:and|&|plus)\s+(?:also\s+)?(?:another|one more|a second|a task|a todo|"
+        r"one)\s+(?:(?:task|todo|one|reminder)\s+)?(?:to|for|called|:)\s+",
         ", ",
         body,
         flags=re.I,
@@ -139,15 +128,13 @@ def _split_titles(body: str, listed: bool) -> list[str]:
 
 # "remind me to call mom at 5pm": the date is also when to remind
 _REMINDER = re.compile(
-    r"^\s*(?:remind\s+me|ping\s+me|nudge\s+me|alert\s+me|(?:set|add|create)\s+(?:a\s+|an\s+)?(?:new\s+)?reminder|"
-    r"i(?:\s+want|\s+need|\s+would\s+like|'d\s+like)\s+a\s+reminder|"
-    r"reminder\s*:)",
+    r"^\s*(?:remind\s+me|ping\s+me|nudge\s+me|alert\s+me|(?:set|add|create)\s+(?:a\s+|"
+    r"an\s+)?(?:new\s+)?reminder|i(?:\s+want|\s+need|\s+would\s+like|'d\s+like)\s+a\s+reminder|reminder\s*:)",
     re.I,
 )
 _WHEN_PHRASE = (
     r"(?:on\s+|this\s+|next\s+)?(?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|"
-    r"sunday|"
-    r"weekend|week|morning|evening|later)(?:\s+(?:morning|afternoon|evening|night|at\s+[\w:]+))?"
+    r"sunday|weekend|week|morning|evening|later)(?:\s+(?:morning|afternoon|evening|night|at\s+[\w:]+))?"
 )
 
 

@@ -27,8 +27,8 @@ class Question(Exception):
 
 
 _SHIFT = re.compile(
-    r"^(?:(back|out|later|forward|earlier|ahead|up)\b)\s*(?:by\s+)?"
-    r"(?:(an?|one|two|three|four|five|six|seven|\d+|a couple of|a few)\s+(minute|hour|day|week|month)s?)?$",
+    r"^(?:(back|out|later|forward|earlier|ahead|up)\b)\s*(?:by\s+)?(?:(an?|one|two|three|four|five|six|"
+    r"seven|\d+|a couple of|a few)\s+(minute|hour|day|week|month)s?)?$",
     re.I,
 )
 _AMOUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}

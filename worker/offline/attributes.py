@@ -20,7 +20,8 @@ _LEVELS = {
 _LEVEL = (
     r"(?:(?:very|really|super|quite)\s+)?(urgent|critical|important|emergency|not\s+urgent|not\s+important|"
     r"no\s+longer\s+urgent|(?:high|low|top|highest|lowest|normal|medium|regular)(?:[- ]priority|[- ]prio)?|"
-    r"(?:priority|prio)\s*:?\s*(?:high|low|urgent|normal|medium)|asap|urgently|right\s+away|immediately|!!!?)"
+    r"(?:priority|prio)\s*:?\s*(?:high|low|urgent|normal|medium)|asap|urgently|right\s+away|immediately|"
+    r"!!!?)"
 )
 
 
@@ -122,8 +123,8 @@ def take_tags(body: str) -> tuple[str, list[str]]:
 # Changing them on a task
 
 _PRIORITY_UPDATE = [
-    rf"^(?:set|change|make|update|put|move|bump)\s+(?:the\s+)?(?:priority|importance)\s+(?:of|for|on)\s+{REF}\s+"
-    rf"(?:to|as|at)\s+{_LEVEL}$",
+    rf"^(?:set|change|make|update|put|move|bump)\s+(?:the\s+)?(?:priority|importance)\s+(?:of|for|"
+    rf"on)\s+{REF}\s+(?:to|as|at)\s+{_LEVEL}$",
     rf"^(?:set|change|make|update)\s+{REF}(?:'s|’s)\s+priority\s+(?:to|as|at)\s+{_LEVEL}$",
     rf"^(?:make|mark|set|flag|put|change|move|bump|turn|switch)\s+{REF}\s+(?:as\s+|to\s+|at\s+)?(?:an?\s+)?{_LEVEL}"
     r"(?:\s+priority)?$",

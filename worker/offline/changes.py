@@ -25,21 +25,19 @@ UPDATE_DESCRIPTION = [
     r"|:)\s*(.+)$",
     # set the description of X to Y / change the notes on task 3: Y
     rf"^(?:set|change|update|edit|modify|make|replace|put|write|rewrite)\s+(?:the\s+)?(?:description|desc|"
-    rf"details|notes?|comment)\s+"
-    rf"(?:of|for|on|in|to)\s+{REF}{sep('to say', 'to read', 'so it says', 'to', 'as', 'with')}(.+)$",
+    rf"details|notes?|comment)\s+(?:of|for|on|in|"
+    rf"to)\s+{REF}{sep('to say', 'to read', 'so it says', 'to', 'as', 'with')}(.+)$",
     # set X's description to Y
     rf"^(?:set|change|update|edit|modify|make)\s+{REF}(?:'s|’s)\s+(?:description|desc|details|"
     rf"notes?){sep('to', 'as')}(.+)$",
     rf"^(?:set|change|update|edit|modify)\s+(?!(?:the|a|an|its)\s+(?:description|desc|details|"
-    rf"notes?)\b){REF}\s+"
-    rf"(?:description|desc|details|notes?){sep('to', 'as')}(.+)$",
+    rf"notes?)\b){REF}\s+(?:description|desc|details|notes?){sep('to', 'as')}(.+)$",
     # add a description to X: Y / add the note Y to X
     rf"^(?:add|attach|put|give|write|append)\s+(?:a\s+|the\s+|this\s+|some\s+)?(?:description|desc|details?|"
-    rf"notes?|comment)\s+"
-    rf"(?:to|for|on)\s+{REF}{sep('saying', 'that says', 'reading')}(.+)$",
+    rf"notes?|comment)\s+(?:to|for|on)\s+{REF}{sep('saying', 'that says', 'reading')}(.+)$",
     r"^(?:add|attach|put|give|write|append)\s+(?:a\s+|the\s+)?(?:description|desc|details?|notes?|"
-    r"comment)\s*(?::|saying|that says|reading)?\s*"
-    r"(\ue000\d+\ue001|.+?)\s+(?:to|for|on)\s+(the .+|task .+|it|that|this|#\d+)$",
+    r"comment)\s*(?::|saying|that says|reading)?\s*(\ue000\d+\ue001|.+?)\s+(?:to|for|on)\s+(the .+|task .+|"
+    r"it|that|this|#\d+)$",
     rf"^(?:update|edit|change)\s+{REF}\s+with\s+(?:the\s+|a\s+)?(?:description|desc|details|"
     rf"notes?)\s*:?\s*(.+)$",
     rf"^(?:add|put|attach)\s+(\ue000\d+\ue001)\s+as\s+(?:a\s+|the\s+)?(?:description|note|details)\s+(?:to|"
@@ -68,8 +66,7 @@ RENAME = [
     rf"^(?:rename|retitle|relabel)\s+{REF}{sep('to', 'as', 'into')}(.+)$",
     r"^(?:rename|retitle|relabel)\s+(\ue000\d+\ue001|(?:task|item|#)\s*#?\d+|it|that|this)\s*(.+)$",
     rf"^(?:change|update|edit|modify|alter|amend|correct|fix|set)\s+(?:the\s+)?(?:title|name|text|"
-    rf"wording)\s+(?:of|for|on)\s+{REF}"
-    rf"{sep('to', 'as', 'into')}(.+)$",
+    rf"wording)\s+(?:of|for|on)\s+{REF}{sep('to', 'as', 'into')}(.+)$",
     rf"^(?:change|update|edit|modify|alter|amend|correct|switch|set|make)\s+{REF}(?:'s|’s)\s+(?:title|"
     rf"name)\s+(?:to|as|:)\s*(.+)$",
     rf"^(?:change|update|edit|modify|alter|amend|correct|switch|turn|set)\s+{REF}"
@@ -99,9 +96,9 @@ COMPLETE = [
     rf"^(?:check|tick|cross|strike|knock)\s+{REF}\s+off\b",
     COMPLETE_COMMAND,
     rf"^(?:i\s+|i've\s+|ive\s+|we\s+|we've\s+)?(?:have\s+|just\s+|already\s+|finally\s+|now\s+|"
-    rf"totally\s+)*(?:finished|completed|done|did|accomplished|"
-    rf"wrapped up|knocked out|took care of|taken care of|handled|sorted(?: out)?|dealt with|got through|"
-    rf"crossed off|ticked off|checked off)\s+{REF}$",
+    rf"totally\s+)*(?:finished|completed|done|did|accomplished|wrapped up|knocked out|took care of|"
+    rf"taken care of|handled|sorted(?: out)?|dealt with|got through|crossed off|ticked off|"
+    rf"checked off)\s+{REF}$",
     rf"^(?:i'?m|i am|we'?re|we are)\s+(?:all\s+|now\s+|finally\s+)?(?:done|finished|"
     rf"through)\s+(?:with\s+)?{REF}$",
     rf"^(?:all\s+)?done\s+(?:with\s+)?{REF}$",
@@ -110,31 +107,29 @@ COMPLETE = [
     rf"^{REF}(?:\s+(?:is|are|was|were|has been|have been|got|is now|are now|is all|are all|now)|"
     rf"'s(?: been)?)\s+"
     r"(?:all\s+|now\s+|finally\s+)?(?:done|finished|completed|complete|taken care of|sorted|handled|"
-    r"dealt with|"
-    r"over|ticked off|checked off|crossed off|out of the way|good to go|clean)\b",
+    r"dealt with|over|ticked off|checked off|crossed off|out of the way|good to go|clean)\b",
     rf"^{REF}\s*(?:[:\-–—]\s*)?(?:done|finished|complete|completed|✓|✅|✔️?|☑️?)$",
 ]
 NOT_DONE = [  # the last group, when there is one, must say "done" for the clause to be about that
     r"^(?:i|we)\s+(?:still\s+)?(?:didn'?t|did\s+not|haven'?t|have\s+not|hasn'?t|never|couldn'?t|could\s+not|"
     r"wasn'?t\s+able\s+to)\s+(?:get\s+(?:to|around\s+to)\s+)?(?:yet\s+)?(.+?)(?:\s+yet)?$",
-    r"^(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:still\s+)?not\s+(?:yet\s+)?(?:done|finished|through)\s+(?:with\s+)?"
-    r"(.+?)(?:\s+yet)?$",
+    r"^(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:still\s+)?not\s+(?:yet\s+)?(?:done|finished|"
+    r"through)\s+(?:with\s+)?(.+?)(?:\s+yet)?$",
     r"^(.+?)\s+(?:isn'?t|is\s+not|wasn'?t|was\s+not|hasn'?t\s+been|has\s+not\s+been|aren'?t|are\s+not|"
     r"haven'?t\s+been|is\s+still\s+not|still\s+isn'?t)\s+(?:yet\s+)?(\w+)(?:\s+yet)?$",
 ]
 DONE_PRONOUN = re.compile(
-    r"^(?:(?:i(?:'ve| have)?\s+)?(?:just\s+)?(?:done|finished|completed|did)\s+(?:it|that|this)|"
-    r"(?:it|that|this)(?:'s| is| was| has been)\s+(?:all\s+|now\s+)?(?:done|finished|completed|complete|"
-    r"taken care of|sorted)|"
-    r"(?:all\s+)?(?:done|finished|completed)(?:\s+with\s+(?:it|that|this))?|mark (?:it|that|this) off)"
-    r"(?:\s+(?:now|already|too))?$",
+    r"^(?:(?:i(?:'ve| have)?\s+)?(?:just\s+)?(?:done|finished|completed|did)\s+(?:it|that|this)|(?:it|that|"
+    r"this)(?:'s| is| was| has been)\s+(?:all\s+|now\s+)?(?:done|finished|completed|complete|taken care of|"
+    r"sorted)|(?:all\s+)?(?:done|finished|completed)(?:\s+with\s+(?:it|that|this))?|mark (?:it|that|"
+    r"this) off)(?:\s+(?:now|already|too))?$",
     re.I,
 )
 DELETE = [
     rf"^(?:i(?:'ve| have)?\s+)?changed my mind (?:about|on)\s+{REF}$",
     rf"^(?:delete|remove|erase|drop|cancel|scrap|scratch|trash|bin|ditch|discard|nuke|axe|purge|strike|"
-    rf"get rid of|"
-    rf"do away with|forget(?: about)?|never ?mind(?: about)?|nevermind|cross out|lose|kill|rm|del)\s+{REF}"
+    rf"get rid of|do away with|forget(?: about)?|never ?mind(?: about)?|nevermind|cross out|lose|kill|rm|"
+    rf"del)\s+{REF}"
     r"(?:\s+(?:from|off|out of)\s+(?:my|the)\s+(?:(?:todo|to-do|task)\s+)?(?:list|tasks|todos))?$",
     rf"^take\s+{REF}\s+(?:off|out of|from)\s+(?:my|the)\s+(?:(?:todo|to-do|task)\s+)?(?:list|tasks|todos)$",
     rf"^(?:i|we)\s+(?:don'?t|do not|no longer|won'?t)\s+(?:need|have|want|"
@@ -154,8 +149,8 @@ _PAST = re.compile(
     re.I,
 )
 _PASSIVE = re.compile(
-    r"^(.+?)(?:\s+(?:is|are|was|were|has been|have been|got|is now|are now|has now been|now)|'s(?: been)?)\s+"
-    r"(?:all\s+|now\s+|finally\s+)?(\w+)(?:\s+(.*))?$",
+    r"^(.+?)(?:\s+(?:is|are|was|were|has been|have been|got|is now|are now|has now been|now)|"
+    r"'s(?: been)?)\s+(?:all\s+|now\s+|finally\s+)?(\w+)(?:\s+(.*))?$",
     re.I,
 )
 

@@ -124,8 +124,8 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
         if (
             need
             and re.match(
-                r"^(?:delete|remove|mark|complete|rename|update|change|check off|tick off|see|view|list|show|"
-                r"clear)\b",
+                r"^(?:delete|remove|mark|complete|rename|update|change|check off|tick off|see|view|list|"
+                r"show|clear)\b",
                 need.group(1),
                 re.I,
             )
@@ -152,8 +152,7 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
             description = None
             if d := re.search(
                 r"\s*(?:,|\band\b)\s*(?:set\s+|change\s+|update\s+|with\s+|give it\s+)?(?:its|the|"
-                r"a)\s+(?:description|notes?|details)"
-                r"\s*(?:to|as|:|of)?\s*(.+)$",
+                r"a)\s+(?:description|notes?|details)\s*(?:to|as|:|of)?\s*(.+)$",
                 new,
                 re.I,
             ):
@@ -189,8 +188,8 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
     # One task's details: "show task 3", "what's the description of the report task?"
     if m := re.match(
         r"^(?:show|display|view|open|describe|get|fetch|what(?:'s| is)|tell me about|details (?:of|for|on)|"
-        r"status of)\s+(?:me\s+)?"
-        r"(?:the\s+)?(?:(?:details|description|title|name|status|info)\s+(?:of|for|on)\s+)?(.+)$",
+        r"status of)\s+(?:me\s+)?(?:the\s+)?(?:(?:details|description|title|name|status|info)\s+(?:of|for|"
+        r"on)\s+)?(.+)$",
         clause,
         re.I,
     ):
@@ -199,8 +198,8 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
         if len(refs) == 1 and (refs[0].task_id is not None or (about and refs[0].query)):
             return [Intent("show", ref=refs[0])]
     if m := re.match(
-        r"^(?:find|search(?: for)?|look up|look for|locate)\s+(?:(?:my|the|a)\s+)?(?:tasks?\s+)?"
-        r"(?:about|for|with|called|named|containing)?\s*(.+)$",
+        r"^(?:find|search(?: for)?|look up|look for|locate)\s+(?:(?:my|the|a)\s+)?(?:tasks?\s+)?(?:about|"
+        r"for|with|called|named|containing)?\s*(.+)$",
         clause,
         re.I,
     ):
@@ -225,9 +224,8 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
 
     if m := re.match(
         rf"^(?:(?:mark|set|flag|make)\s+{REF}\s+(?:as\s+)?(?:not done|not complete|not completed|"
-        rf"not finished|undone|"
-        rf"incomplete|unfinished|pending|open|to ?do)|(?:uncheck|untick|reopen|re-open|uncomplete|"
-        rf"un-complete|restore)\s+{REF})$",
+        rf"not finished|undone|incomplete|unfinished|pending|open|to ?do)|(?:uncheck|untick|reopen|re-open|"
+        rf"uncomplete|un-complete|restore)\s+{REF})$",
         clause,
         re.I,
     ):
@@ -304,15 +302,15 @@ _CHANGE = re.compile(
 )
 _WHEN_DUE = re.compile(
     r"^when\s+(?:will|are|do)\s+you\s+(?:going\s+to\s+)?remind\s+me\s+(?:about|of|to)\s+(.+)$|"
-    r"^(?:when(?:\s+is|'s|\s+are|\s+was)|is|are)\s+(?!(?:any|some|every|no)(?:thing|one)\b|there\b)(.+?)\s+"
-    r"(?:still\s+)?due\b.*$|^(?:when(?:\s+is|'s)|what(?:'s|\s+is)\s+the\s+(?:deadline|due\s+date|due\s+time|date)\s+"
-    r"(?:for|of|on))\s+(.+)$",
+    r"^(?:when(?:\s+is|'s|\s+are|\s+was)|is|are)\s+(?!(?:any|some|every|no)(?:thing|one)\b|"
+    r"there\b)(.+?)\s+(?:still\s+)?due\b.*$|^(?:when(?:\s+is|'s)|what(?:'s|\s+is)\s+the\s+(?:deadline|"
+    r"due\s+date|due\s+time|date)\s+(?:for|of|on))\s+(.+)$",
     re.I,
 )
 _HAVE = re.compile(r"^(?:i|we)(?:\s+have|'ve\s+got|\s+have\s+got|\s+got)\s+(?:a|an|my|the|our)\s+(.+)$", re.I)
 _NOT_A_TASK = re.compile(
-    r"^(?:i|i'm|im|we|we're|you|it|it's|that|this|he|she|they|there|what|how|why|when|where|who|is|are|do|does|"
-    r"see you|bye|good|thanks|thank you|ok|okay|no|yes)\b",
+    r"^(?:i|i'm|im|we|we're|you|it|it's|that|this|he|she|they|there|what|how|why|when|where|who|is|are|do|"
+    r"does|see you|bye|good|thanks|thank you|ok|okay|no|yes)\b",
     re.I,
 )
 
@@ -325,16 +323,17 @@ def _unless_negated(clause: str, intents: list[Intent]) -> list[Intent]:
 
 
 _SEARCH = re.compile(
-    r"^(?:(?:do|did|have|had)\s+(?:i|we)\s+(?:still\s+|already\s+|ever\s+)*(?:have|got|add|added|make|made|create|"
-    r"created|put|save|saved)\s+|(?:is|are)\s+there\s+|(?:i|we)\s+(?:have|had)\s+|any\s+|anything\s+)"
-    r"(?:a|an|any|the|some)?\s*(?:tasks?|to-?dos?|items?|reminders?|entry|entries|anything|something|things?)?\s*"
-    r"(?:about|for|to|called|named|titled|regarding|on|with|mentioning|like|re)\s+(.+?)"
-    r"(?:\s+(?:on|in)\s+(?:my|the)\s+(?:\w+\s+)?(?:list|tasks))?(?:\s+(?:already|yet|still))?$",
+    r"^(?:(?:do|did|have|had)\s+(?:i|we)\s+(?:still\s+|already\s+|ever\s+)*(?:have|got|add|added|make|made|"
+    r"create|created|put|save|saved)\s+|(?:is|are)\s+there\s+|(?:i|we)\s+(?:have|had)\s+|any\s+|"
+    r"anything\s+)(?:a|an|any|the|some)?\s*(?:tasks?|to-?dos?|items?|reminders?|entry|entries|anything|"
+    r"something|things?)?\s*(?:about|for|to|called|named|titled|regarding|on|with|mentioning|like|"
+    r"re)\s+(.+?)(?:\s+(?:on|in)\s+(?:my|the)\s+(?:\w+\s+)?(?:list|tasks))?(?:\s+(?:already|yet|still))?$",
     re.I,
 )
 _STATE = re.compile(
-    r"^(?:is|was|are|were|has|have)\s+(.+?)\s+(?:already\s+|still\s+|really\s+|now\s+|actually\s+)*(?:been\s+)?"
-    r"(\w+(?:\s+off)?|(?:on|in)\s+(?:my|the)\s+(?:\w+\s+)?(?:list|tasks))(?:\s+(?:already|yet|now))?$",
+    r"^(?:is|was|are|were|has|have)\s+(.+?)\s+(?:already\s+|still\s+|really\s+|now\s+|"
+    r"actually\s+)*(?:been\s+)?(\w+(?:\s+off)?|(?:on|in)\s+(?:my|the)\s+(?:\w+\s+)?(?:list|"
+    r"tasks))(?:\s+(?:already|yet|now))?$",
     re.I,
 )
 

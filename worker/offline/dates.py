@@ -43,9 +43,9 @@ _DAY = (
     r"(?:(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw?|tmr|"
     rf"(?:(?:this|next|coming|on|this\s+coming)\s+)?{_WEEKDAY}(?:\s+(?:after\s+next|next\s+week|week))?|"
     rf"(?:on\s+)?(?:the\s+)?{_NTH}(?:\s+of\s+(?:{_MONTH}|the\s+month|this\s+month|next\s+month))?|"
-    rf"(?:on\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|(?:on\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}"
-    r"(?:,?\s+\d{4})?|"
-    r"(?:on\s+)?\d{4}-\d\d-\d\d|(?:on\s+)?\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
+    rf"(?:on\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|(?:on\s+)?\d{{1,2}}(?:st|nd|rd|"
+    rf"th)?\s+{_MONTH}"
+    r"(?:,?\s+\d{4})?|(?:on\s+)?\d{4}-\d\d-\d\d|(?:on\s+)?\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
     rf"in\s+{_NUM}\s+(?:days?|weeks?|months?|years?)|{_NUM}\s+(?:days?|weeks?|months?)\s+from\s+(?:now|today)|"
     r"in\s+a\s+fortnight|(?:this|next)\s+(?:week|month|year|weekend)|(?:the\s+|this\s+)?weekend|"
     r"(?:the\s+)?end\s+of\s+(?:the\s+|this\s+|next\s+)?(?:day|week|month|year)|eod|eow|eom|later\s+today)"
@@ -56,9 +56,10 @@ _CLOCK = (
 )
 _PART = r"(?:morning|afternoon|evening|night|lunch(?:time)?)"
 _TIME = (
-    rf"(?:(?:at|@|around|by|before|from)\s+)?{_CLOCK}(?:\s+(?:in\s+the\s+)?{_PART})?|at\s+\d{{1,2}}(?!\s*[/\d]|:\d)"
-    rf"(?:\s+(?:in\s+the\s+)?{_PART})?|(?:in\s+the|this|tomorrow|at)\s+{_PART}|"
-    rf"in\s+{_NUM}\s+(?:minutes?|mins?|hours?|hrs?)|in\s+(?:half\s+an|an)\s+hour|in\s+an\s+hour\s+and\s+a\s+half"
+    rf"(?:(?:at|@|around|by|before|from)\s+)?{_CLOCK}(?:\s+(?:in\s+the\s+)?{_PART})?|"
+    rf"at\s+\d{{1,2}}(?!\s*[/\d]|:\d)(?:\s+(?:in\s+the\s+)?{_PART})?|(?:in\s+the|this|tomorrow|"
+    rf"at)\s+{_PART}|in\s+{_NUM}\s+(?:minutes?|mins?|hours?|hrs?)|in\s+(?:half\s+an|an)\s+hour|"
+    rf"in\s+an\s+hour\s+and\s+a\s+half"
 )
 _LEAD = r"(?:(?:due|by|before|until|till|no\s+later\s+than|on|for|from)\s+)"
 _DAY_TIME = rf"(?:{_DAY})(?:\s*,?\s*(?:at\s+|@\s*)?(?:{_TIME}|(?:in\s+the\s+)?{_PART}))?"

@@ -22,10 +22,9 @@ _YES = re.compile(
     r"^(?:(?:yes|yeah|yea|yep|yup|ya|y|sure|ok|okay|k|alright|all right|go ahead|go for it|do it|please do|"
     r"please|confirm(?:ed)?|absolutely|definitely|of course|correct|right|that'?s right|exactly|affirmative|"
     r"proceed|sounds good|fine|why not|let'?s do it|you bet|i'?m sure|i am sure|do that|that'?s fine|"
-    r"yes please|that one|this one|👍|✅)\b[\s,.!]*)+"
-    r"(?:(?:delete|remove|clear|mark|complete|check off|tick off|add|rename)\s+"
-    r"(?:them|it|all|everything|both|those|all of them|that|the lot)"
-    r"(?:\s+(?:as\s+)?(?:done|complete|completed))?)?[\s,.!]*$",
+    r"yes please|that one|this one|👍|✅)\b[\s,.!]*)+(?:(?:delete|remove|clear|mark|complete|check off|"
+    r"tick off|add|rename)\s+(?:them|it|all|everything|both|those|all of them|that|"
+    r"the lot)(?:\s+(?:as\s+)?(?:done|complete|completed))?)?[\s,.!]*$",
     re.I,
 )
 _NO = re.compile(

@@ -34,16 +34,14 @@ def list_status(low: str) -> str:
         low,
     )
     pending = re.search(
-        r"\b(?:incomplete|unfinished|undone|pending|left|remaining|"
-        r"outstanding|open|still|to do|need to do|have to do|got to do|yet to|next|upcoming|plate|due|active|"
-        r"should i|"
-        r"current|unchecked|haven'?t|not checked)\b",
+        r"\b(?:incomplete|unfinished|undone|pending|left|remaining|outstanding|open|still|to do|need to do|"
+        r"have to do|got to do|yet to|next|upcoming|plate|due|active|should i|current|unchecked|haven'?t|"
+        r"not checked)\b",
         low,
     )
     done = re.search(
         r"\b(?:completed|complete|finished|finish|done|checked off|ticked off|crossed off|accomplished|"
-        r"achieved|closed|did i|"
-        r"have i (?:done|finished|completed)|got done|already)\b",
+        r"achieved|closed|did i|have i (?:done|finished|completed)|got done|already)\b",
         low,
     )
     if re.search(r"\b(?:today|tonight|this week)\b", low) and not done:
@@ -63,9 +61,9 @@ def is_list(low: str) -> bool:
     if (m := _ONLY_TOPIC.match(low)) and m.group(1) not in _NOT_TOPICS:
         return True  # "show my errands"
     if re.fullmatch(
-        r"(?:(?:my|the|all|all my|all the|show|list)\s+)?"
-        r"(?:pending|completed|finished|open|remaining|outstanding|done|unfinished|incomplete)?\s*"
-        r"(?:tasks|todos|to-dos|list|todo list|to-do list|to do list|items|ones|stuff|everything|agenda)?",
+        r"(?:(?:my|the|all|all my|all the|show|list)\s+)?(?:pending|completed|finished|open|remaining|"
+        r"outstanding|done|unfinished|incomplete)?\s*(?:tasks|todos|to-dos|list|todo list|to-do list|"
+        r"to do list|items|ones|stuff|everything|agenda)?",
         low,
     ) and low not in ("done", "finished", "completed"):
         return True
@@ -92,8 +90,8 @@ _SORTS |= {"importance": "priority", "urgency": "priority", "urgent": "priority"
 
 _PRIORITY = r"(?:urgent|important|high[- ]priority|low[- ]priority|top[- ]priority)"
 _TAGGED = re.compile(
-    r"#([\w-]+)|\b(?:tagged|labell?ed)\s+(?:with\s+|as\s+)?#?([\w-]+)|"
-    r"\b(?:with|under)\s+(?:the\s+)?(?:tag|label)\s+#?([\w-]+)|\b([\w-]+)\s+(?:tag|label)\b"
+    r"#([\w-]+)|\b(?:tagged|labell?ed)\s+(?:with\s+|as\s+)?#?([\w-]+)|\b(?:with|under)\s+(?:the\s+)?(?:tag|"
+    r"label)\s+#?([\w-]+)|\b([\w-]+)\s+(?:tag|label)\b"
 )
 _TOPIC = re.compile(
     r"\b(?:my|the|all)\s+(?!my\b|the\b|of\b)([\w-]+)\s+(?:tasks|todos|to-dos|items|stuff|errands|things)\b"
@@ -104,9 +102,10 @@ def list_filters(low: str) -> dict[str, Any]:
     """What a listing asks besides a status: "due this week", "overdue", "urgent", "#work", "by due date"."""
     f: dict[str, Any] = {}
     if m := re.search(
-        r"\b(?:sort(?:ed)?|order(?:ed)?|arrange[d]?|organi[sz]ed?|list|show|rank(?:ed)?)\b.*?\bby\s+(?:the\s+)?"
-        r"(due|date|deadline|priority|importance|urgency)|\bin\s+order\s+of\s+(?:the\s+)?(due|date|deadline|"
-        r"priority|importance|urgency)|\b(soonest|most\s+urgent|most\s+important)\s+first\b",
+        r"\b(?:sort(?:ed)?|order(?:ed)?|arrange[d]?|organi[sz]ed?|list|show|"
+        r"rank(?:ed)?)\b.*?\bby\s+(?:the\s+)?(due|date|deadline|priority|importance|urgency)|"
+        r"\bin\s+order\s+of\s+(?:the\s+)?(due|date|deadline|priority|importance|urgency)|\b(soonest|"
+        r"most\s+urgent|most\s+important)\s+first\b",
         low,
     ):
         f["sort"] = _SORTS[(m.group(1) or m.group(2) or m.group(3)).split()[-1]]
@@ -140,8 +139,7 @@ def list_filters(low: str) -> dict[str, Any]:
 HELP = re.compile(
     r"\b(?:help|what can you do|what do you do|what are you able|how do (?:i|you) (?:use|add|delete|remove|"
     r"complete|mark|rename|change|update|list|see)|how does this work|commands|instructions|"
-    r"what can i (?:say|ask)|"
-    r"how (?:can|should) i use)\b",
+    r"what can i (?:say|ask)|how (?:can|should) i use)\b",
     re.I,
 )
 _ALL = r"(?:all|every|everything|both|the lot)"
@@ -149,31 +147,26 @@ _BULK_COMPLETE = [
     rf"^(?:mark|set|tick|check|cross|flag|make)\b.*\b{_ALL}\b.*\b(?:done|complete|completed|finished|off)\b",
     rf"^(?:complete|finish|tick off|check off|cross off|close)\s+(?:out\s+)?(?:of\s+)?{_ALL}\b",
     rf"^(?:i\s+|i've\s+|i'm\s+|i am\s+)?(?:have\s+|just\s+|all\s+)?(?:finished|completed|done|did|"
-    rf"through)\s+(?:with\s+)?"
-    rf"(?:it all|{_ALL}(?:\s+(?:of\s+(?:them|it|my \w+)|on (?:my|the) list))?|all (?:my|the) (?:tasks|todos|"
-    rf"items|things))$",
+    rf"through)\s+(?:with\s+)?(?:it all|{_ALL}(?:\s+(?:of\s+(?:them|it|my \w+)|on (?:my|the) list))?|"
+    rf"all (?:my|the) (?:tasks|todos|items|things))$",
     rf"^(?:{_ALL}(?:\s+(?:my|the|of my|of the|of them))?(?:\s+(?:tasks|todos|items|things))?)\s+(?:is|"
     rf"are)\s+(?:now\s+)?(?:done|finished|completed|complete)$",
 ]
 _BULK_DELETE = [
     rf"^(?:delete|remove|clear|erase|wipe|get rid of|purge|trash|empty|reset|nuke|drop|scrap|bin|ditch|"
-    rf"clean up|clean out|clear out)\b"
-    rf"(?:\s+out)?\s+(?:of\s+)?{_ALL}\b(.*)$",
+    rf"clean up|clean out|clear out)\b(?:\s+out)?\s+(?:of\s+)?{_ALL}\b(.*)$",
     r"^(?:clear|empty|wipe|reset|nuke|purge|clean)\s+(?:out\s+)?(?:off\s+)?(?:my|the)\s+(?:whole\s+|"
-    r"entire\s+)?"
-    r"(?:(?:todo|to-do|to do|task)\s+)?(?:list|tasks|todos|to-dos)$",
+    r"entire\s+)?(?:(?:todo|to-do|to do|task)\s+)?(?:list|tasks|todos|to-dos)$",
     r"^(?:start (?:over|fresh|from scratch) with an empty list|wipe the slate clean)$",
-    r"^(?:delete|remove|clear|erase|wipe|get rid of|purge|trash|clean up|clean out|clear out|archive|drop)\s+"
-    r"(?:out\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|my\s+)?(completed|finished|done|checked off|ticked off|old|"
-    r"pending|"
-    r"open|unfinished|incomplete)\s*(?:tasks|todos|to-dos|items|ones|stuff|things)?$",
+    r"^(?:delete|remove|clear|erase|wipe|get rid of|purge|trash|clean up|clean out|clear out|archive|"
+    r"drop)\s+(?:out\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|my\s+)?(completed|finished|done|checked off|"
+    r"ticked off|old|pending|open|unfinished|incomplete)\s*(?:tasks|todos|to-dos|items|ones|stuff|things)?$",
 ]
 
 SMALL_TALK = re.compile(
     r"^(?:hi|hello|hey|yo|hiya|howdy|good (?:morning|afternoon|evening|night)|thanks?|thank you|thx|ty|"
-    r"cheers|"
-    r"bye|goodbye|see you|ok|okay|k|cool|great|nice|awesome|perfect|yes|no|yep|nope|sure|lol|haha|wow|"
-    r"how are you|who are you|what are you)\b",
+    r"cheers|bye|goodbye|see you|ok|okay|k|cool|great|nice|awesome|perfect|yes|no|yep|nope|sure|lol|haha|"
+    r"wow|how are you|who are you|what are you)\b",
     re.I,
 )
 
@@ -214,10 +207,8 @@ def _bulk_scope(text: Text, rest: str) -> Ref:
     topic = re.sub(
         rf"\b(?:{_ALL}|my|the|of|from|on|in|off|out|list|to-?do|to do|tasks?|todos?|items?|things?|ones?|as|"
         r"done|complete|completed|finished|pending|open|unfinished|incomplete|checked|ticked|crossed|mark|"
-        r"set|"
-        r"check|tick|cross|please|now|i|have|'ve|just|did|are|is|it|them|remaining|left|outstanding|other|"
-        r"rest|current|"
-        r"existing|still|todo|open|active)\b",
+        r"set|check|tick|cross|please|now|i|have|'ve|just|did|are|is|it|them|remaining|left|outstanding|"
+        r"other|rest|current|existing|still|todo|open|active)\b",
         " ",
         rest,
     )

@@ -37,9 +37,10 @@ _SUBJECT = r"(?:i|we|you)"
 
 _REFUSE = [
     r"^(?:no\W+)?(?:please\s+)?(?:do\s+not|don'?t|dont|never|not|stop|let'?s\s+not|better\s+not|"
-    r"you\s+(?:don'?t|do\s+not)\s+(?:need|have)\s+to|(?:there'?s\s+|there\s+is\s+)?no\s+(?:need|reason)\s+to|"
-    r"(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:want|need)\s+(?:you\s+)?to|(?:i'?d|i\s+would)\s+rather\s+(?:you\s+)?(?:not|didn'?t|did\s+not))"
-    r"\s+(?:bother(?:ing)?\s+(?:to\s+|with\s+)?|go(?:ing)?\s+(?:and\s+)?|ever\s+|just\s+|yet\s+|actually\s+)*"
+    r"you\s+(?:don'?t|do\s+not)\s+(?:need|have)\s+to|(?:there'?s\s+|there\s+is\s+)?no\s+(?:need|"
+    r"reason)\s+to|(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:want|need)\s+(?:you\s+)?to|(?:i'?d|"
+    r"i\s+would)\s+rather\s+(?:you\s+)?(?:not|didn'?t|did\s+not))\s+(?:bother(?:ing)?\s+(?:to\s+|with\s+)?|"
+    r"go(?:ing)?\s+(?:and\s+)?|ever\s+|just\s+|yet\s+|actually\s+)*"
     rf"((?:{_ACTION})\b.*)$",
     rf"^(?:never\s?mind|forget(?:\s+about)?|skip|hold\s+off(?:\s+on)?|no)\s+((?:{_GERUND})\b.*)$",
 ]
@@ -56,40 +57,40 @@ _SUPPOSE = [
 ]
 _SUGGEST = [
     r"^(?:i'?m\s+|i\s+am\s+)?not\s+sure\s+(?:if|whether)\s+(?:i|we)\s+should\s+(.+)$",
-    r"^(?:should|shall|must)\s+(?:i|we)\s+(?:just\s+|really\s+|maybe\s+|probably\s+|still\s+|go\s+ahead\s+and\s+)*"
-    r"(.+)$",
-    r"^(?:maybe|perhaps|possibly|probably)\W*\s+"
-    r"(?:(?:i|we|you)\s+(?:should|could|can|will|'ll|need\s+to|ought\s+to|might)\s+(?:just\s+)?|just\s+)?(.+)$",
-    r"^(?:do\s+you\s+think|you\s+think|would\s+you\s+recommend|"
-    r"(?:would\s+it\s+be|is\s+it)\s+(?:a\s+good\s+idea|better|wise|smart|ok|okay|fine|best)\s+to)\s+(?:that\s+)?"
-    r"(?:(?:i|we)\s+(?:should|could|ought\s+to|need\s+to|can)\s+)?(.+)$",
+    r"^(?:should|shall|must)\s+(?:i|we)\s+(?:just\s+|really\s+|maybe\s+|probably\s+|still\s+|"
+    r"go\s+ahead\s+and\s+)*(.+)$",
+    r"^(?:maybe|perhaps|possibly|probably)\W*\s+(?:(?:i|we|you)\s+(?:should|could|can|will|'ll|need\s+to|"
+    r"ought\s+to|might)\s+(?:just\s+)?|just\s+)?(.+)$",
+    r"^(?:do\s+you\s+think|you\s+think|would\s+you\s+recommend|(?:would\s+it\s+be|"
+    r"is\s+it)\s+(?:a\s+good\s+idea|better|wise|smart|ok|okay|fine|best)\s+to)\s+(?:that\s+)?(?:(?:i|"
+    r"we)\s+(?:should|could|ought\s+to|need\s+to|can)\s+)?(.+)$",
     rf"^(?:how|what)\s+about\s+((?:{_GERUND})\b.*)$",
-    r"^(?:i'm|i\s+am|i\s+was|we're|we\s+are)\s+(?:thinking\s+(?:of|about)|considering|"
-    r"not\s+sure\s+(?:if|whether)\s+(?:i\s+should|to))\s+(.+)$",
-    r"^(?:i|we)\s+(?:might|may|could|should\s+probably|probably\s+should|guess\s+(?:i|we)\s+(?:could|should)|"
-    r"think\s+(?:i|we)(?:'ll|\s+will|\s+should|\s+might|\s+may|\s+could|\s+need\s+to)|"
+    r"^(?:i'm|i\s+am|i\s+was|we're|we\s+are)\s+(?:thinking\s+(?:of|about)|considering|not\s+sure\s+(?:if|"
+    r"whether)\s+(?:i\s+should|to))\s+(.+)$",
+    r"^(?:i|we)\s+(?:might|may|could|should\s+probably|probably\s+should|guess\s+(?:i|we)\s+(?:could|"
+    r"should)|think\s+(?:i|we)(?:'ll|\s+will|\s+should|\s+might|\s+may|\s+could|\s+need\s+to)|"
     r"wonder\s+(?:if|whether)\s+(?:i|we)\s+should)\s+(.+)$",
     r"^i\s+(?:think|guess|believe|suppose|reckon)\s+(?:that\s+)?((?:i|we)\b.+)$",
 ]
 _ASK = [
     r"^(?:when|why|how|where)\s+(?:did|have|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|actually\s+)*(.+)$",
-    r"^(?:did|have|has|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|actually\s+|really\s+|even\s+|just\s+)*"
-    r"(.+?)(?:\s+(?:already|yet|before|earlier|at\s+all))?$",
-    r"^(?:do|does)\s+(?:i|we)\s+(?:still\s+|really\s+|even\s+|also\s+|actually\s+)*(?:need|have|want|got)\s+to\s+"
-    r"(.+?)(?:\s+(?:still|anymore|any\s+more))?$",
+    r"^(?:did|have|has|had)\s+(?:i|we|you)\s+(?:already\s+|ever\s+|actually\s+|really\s+|even\s+|"
+    r"just\s+)*(.+?)(?:\s+(?:already|yet|before|earlier|at\s+all))?$",
+    r"^(?:do|does)\s+(?:i|we)\s+(?:still\s+|really\s+|even\s+|also\s+|actually\s+)*(?:need|have|want|"
+    r"got)\s+to\s+(.+?)(?:\s+(?:still|anymore|any\s+more))?$",
     r"^(?:am|are)\s+(?:i|we)\s+(?:still\s+)?(?:supposed|meant|going)\s+to\s+(.+)$",
 ]
 # Words between the frame and the request: "if I were to delete", "if I accidentally removed".
 _FILLER = re.compile(
-    r"^(?:(?:were|was)\s+to|accidentally|just|ever|actually|really|now|then|go\s+ahead\s+and|went\s+ahead\s+and|"
-    r"decided?\s+to|want(?:ed)?\s+to|wanna|tried\s+to|try\s+to|had|have|did|do|(?:asked?|told|tell)\s+you\s+to|"
-    r"(?:had|have)\s+you)\s+",
+    r"^(?:(?:were|was)\s+to|accidentally|just|ever|actually|really|now|then|go\s+ahead\s+and|"
+    r"went\s+ahead\s+and|decided?\s+to|want(?:ed)?\s+to|wanna|tried\s+to|try\s+to|had|have|did|do|(?:asked?|"
+    r"told|tell)\s+you\s+to|(?:had|have)\s+you)\s+",
     re.I,
 )
 # What follows a hypothetical's condition: "if I delete X, what happens?"
 _CONSEQUENCE = re.compile(
-    r"\s*(?:,|\s)\s*(?:what|would|will|could|does|do|is|are|can|how|then|am|do\s+i|will\s+i|is\s+it)\b"
-    r"(?:(?!\ue000).)*$",
+    r"\s*(?:,|\s)\s*(?:what|would|will|could|does|do|is|are|can|how|then|am|do\s+i|will\s+i|"
+    r"is\s+it)\b(?:(?!\ue000).)*$",
     re.I,
 )
 

@@ -8,11 +8,9 @@ from worker.offline.vocabulary import NUMBERS, ORDINAL_WORDS, ORDINALS
 
 PRONOUN = re.compile(
     r"(?:it|its|that|this|that one|this one|the one|that task|this task|the task|that item|this item|"
-    r"that todo|"
-    r"the same(?: one| task)?|the (?:new|latest|last|newest) (?:one|task)|(?:the )?(?:one|task|thing) (?:i|"
-    r"you|we) "
-    r"just (?:added|created|made|mentioned|did|finished|completed|changed|renamed|updated)|what i just added|"
-    r"the above|said task)",
+    r"that todo|the same(?: one| task)?|the (?:new|latest|last|newest) (?:one|task)|(?:the )?(?:one|task|"
+    r"thing) (?:i|you|we) just (?:added|created|made|mentioned|did|finished|completed|changed|renamed|"
+    r"updated)|what i just added|the above|said task)",
     re.I,
 )
 PLURAL = re.compile(
@@ -21,8 +19,8 @@ PLURAL = re.compile(
     re.I,
 )
 _IDS = re.compile(
-    r"(?:\b(?:tasks?|items?|to-?dos?|numbers?|nos?\.?|ids?)\s*#?\s*|#\s*)(\d+)\b"
-    r"((?:\s*(?:,|and|&|or)\s*(?:(?:tasks?|items?|numbers?|nos?\.?|ids?)\s*)?#?\s*\d+\b)*)",
+    r"(?:\b(?:tasks?|items?|to-?dos?|numbers?|nos?\.?|ids?)\s*#?\s*|#\s*)(\d+)\b((?:\s*(?:,|and|&|"
+    r"or)\s*(?:(?:tasks?|items?|numbers?|nos?\.?|ids?)\s*)?#?\s*\d+\b)*)",
     re.I,
 )
 
@@ -77,10 +75,8 @@ def parse_ref(text: Text, phrase: str) -> Ref:
         return Ref(plural=True)
     if re.fullmatch(
         r"(?:the\s+)?(?:last|latest|newest|most recent|new)\s+(?:one|task|item|todo|"
-        r"thing)?\s*(?:(?:that\s+)?(?:i|you|we)\s+"
-        r"(?:just\s+)?(?:added|created|made|put in))?|(?:the\s+)?(?:one|task|item|thing)\s+(?:i|you|"
-        r"we)\s+(?:added|created)"
-        r"(?:\s+last)?",
+        r"thing)?\s*(?:(?:that\s+)?(?:i|you|we)\s+(?:just\s+)?(?:added|created|made|put in))?|"
+        r"(?:the\s+)?(?:one|task|item|thing)\s+(?:i|you|we)\s+(?:added|created)(?:\s+last)?",
         low,
     ) and re.search(r"\b(?:added|created|made|put in|newest|most recent)\b", low):
         return Ref(newest=True)
@@ -95,8 +91,7 @@ def topic(phrase: str) -> str:
     phrase = re.sub(r"^(?:the|my|a|an|that|this)\s+", "", phrase, flags=re.I)
     if m := re.match(
         r"^(?:(?:task|todo|to-do|item|one|reminder|entry|thing)s?\s+)?(?:about|for|called|named|titled|"
-        r"regarding|"
-        r"re|on|that says|saying|with|to)\s+(.+)$",
+        r"regarding|re|on|that says|saying|with|to)\s+(.+)$",
         phrase,
         re.I,
     ):
@@ -119,8 +114,7 @@ def trim_ref(phrase: str, *, done_words: bool = False) -> str:
     )
     phrase = re.sub(
         r"(?:[,.!]?\s*(?:please|now|already|too|as well|today|yesterday|finally|at last|just now|instead|"
-        r"this morning|"
-        r"earlier|for good|yay|woohoo)(?!\w)|!+)+$",
+        r"this morning|earlier|for good|yay|woohoo)(?!\w)|!+)+$",
         "",
         phrase.strip(),
         flags=re.I,

@@ -25,8 +25,8 @@ _ADVERB |= {"annually": "YEARLY"}
 _PART = {"morning": "09:00", "afternoon": "15:00", "evening": "18:00", "night": "20:00"}
 _NUM = r"(\d+|other|second|2nd|third|3rd|two|three|four|five|six|seven|eight|nine|ten)"
 _MONTH = (
-    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"
-    r"nov(?:ember)?|dec(?:ember)?)"
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
 _NTH = r"(\d{1,2})(?:st|nd|rd|th)"
 _ORDINAL = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
@@ -147,8 +147,8 @@ _UNREPEAT = [
     r"not\s+recurring)$",
     rf"^{REF}\s+(?:should|must|shouldn'?t)\s+(?:not\s+|no\s+longer\s+)?(?:repeat|recur)(?:\s+any\s?more)?$",
     rf"^(?:don'?t|do\s+not)\s+repeat\s+{REF}(?:\s+any\s?more)?$",
-    rf"^(?:cancel|remove|stop|end|turn\s+off|delete|clear)\s+(?:the\s+)?(?:recurrence|repeat(?:ing)?|repetition|"
-    rf"series|repeats?)\s+(?:of|on|for|from)\s+{REF}$",
+    rf"^(?:cancel|remove|stop|end|turn\s+off|delete|clear)\s+(?:the\s+)?(?:recurrence|repeat(?:ing)?|"
+    rf"repetition|series|repeats?)\s+(?:of|on|for|from)\s+{REF}$",
     rf"^{REF}\s+(?:doesn'?t|does\s+not|don'?t|do\s+not|no\s+longer|won'?t|shouldn'?t)\s+(?:need\s+to\s+)?(?:repeat|recur)"
     r"(?:\s+any\s?more)?$",
 ]
@@ -160,8 +160,9 @@ _REPEAT = [
     rf"^(?:make|set)\s+{REF}\s+((?:daily|weekly|monthly|yearly|fortnightly)(?:\s+.*)?)$",
 ]
 _REMINDERS = re.compile(
-    r"^(?:what|which|show|list|any|do\s+i\s+have\s+any|are\s+there\s+any|give\s+me|see|view|check)\b.*\breminders?\b"
-    r"|^(?:my\s+)?reminders$|^what\s+(?:am\s+i|will\s+you)\s+(?:being\s+)?remind(?:ed|ing)?\b",
+    r"^(?:what|which|show|list|any|do\s+i\s+have\s+any|are\s+there\s+any|give\s+me|see|view|"
+    r"check)\b.*\breminders?\b|^(?:my\s+)?reminders$|^what\s+(?:am\s+i|"
+    r"will\s+you)\s+(?:being\s+)?remind(?:ed|ing)?\b",
     re.I,
 )
 

@@ -47,8 +47,7 @@ _DUE = r"(?:due\s+date|deadline|due\s+time|due\s+day|due|date|day|time)"
 _SET = r"(?:change|set|update|move|push|shift|make|edit|modify|adjust|switch|put)"
 _MOVE = (
     r"(?:reschedule|postpone|delay|defer|push(?:\s+back)?|move|shift|bump|bring\s+forward|put\s+off|"
-    r"push\s+out|"
-    r"carry\s+over|roll\s+over|snooze)"
+    r"push\s+out|carry\s+over|roll\s+over|snooze)"
 )
 _TO = sep("to", "for", "as", "until", "till")
 _LATER = r"(?:delay|postpone|push(?:\s+back)?|put\s+off|defer|bump|move\s+back)"
@@ -76,8 +75,7 @@ _RESCHEDULE = [  # (pattern, the date must look like a date)
 ]
 _UNSCHEDULE = [
     rf"^(?:remove|clear|delete|drop|take\s+off|unset|get\s+rid\s+of|erase)\s+(?:the\s+)?{_DUE}\s+(?:of|from|"
-    rf"for|on)\s+"
-    rf"{REF}$",
+    rf"for|on)\s+{REF}$",
     rf"^{REF}\s+(?:has|needs|should have)\s+no\s+{_DUE}$",
     rf"^(?:make|set)\s+{REF}\s+(?:not\s+due|undated)$",
 ]

@@ -53,25 +53,22 @@ class Text:
 
 _OPENING = re.compile(
     r"^(?:(?:(?:hey|hi|hello|yo|ok|okay|oh|oops|so|also|and|then|actually|alright|all right|now|please|pls|"
-    r"plz|yes|yeah|yep|"
-    r"kindly|btw|fyi|by the way|one more thing|hey there|good (?:morning|afternoon|evening)|quick update|"
-    r"(?:i\s+)?(?:just\s+)?(?:wanted|want) to (?:let you know|tell you|say)(?: that)?|"
-    r"just so you know(?: that)?|"
-    r"guess what)\b[,!.:]*"
-    r"|(?:well|right|great|cool|perfect|nice|thanks|thank you|sorry|hmm|um|uh|wait|no|sure|"
-    r"quick one|ah|whoops)[,!.:]+)\s*)+",
+    r"plz|yes|yeah|yep|kindly|btw|fyi|by the way|one more thing|hey there|good (?:morning|afternoon|"
+    r"evening)|quick update|(?:i\s+)?(?:just\s+)?(?:wanted|want) to (?:let you know|tell you|say)(?: that)?|"
+    r"just so you know(?: that)?|guess what)\b[,!.:]*|(?:well|right|great|cool|perfect|nice|thanks|"
+    r"thank you|sorry|hmm|um|uh|wait|no|sure|quick one|ah|whoops)[,!.:]+)\s*)+",
     re.I,
 )
 POLITE_REQUEST = re.compile(
     r"^(?:(?:can|could|would|will) (?:you|u)(?: please| kindly| just)?|please|kindly|just|i'?d like you to|"
-    r"i want you to|i need you to|go ahead and|let'?s|quickly|also|you can|you may|feel free to|"
-    r"i (?:was|am) wondering if you could|i wonder if you could|would you mind|do you mind)\s+",
+    r"i want you to|i need you to|go ahead and|let'?s|quickly|also|you can|you may|feel free to|i (?:was|"
+    r"am) wondering if you could|i wonder if you could|would you mind|do you mind)\s+",
     re.I,
 )
 _CLOSING = re.compile(
     r"(?:[\s,.!]+(?:please|pls|thanks|thank you|thx|for me|right now|now|ok|okay|real quick|if you can|"
-    r"if possible|when you can|cheers|:\)|🙏|🙂|😊)(?!\w)"
-    r"|,\s*(?:right|correct|isn't it|is it|aren't they|didn't i|haven't i)\b)+[\s.!?]*$",
+    r"if possible|when you can|cheers|:\)|🙏|🙂|😊)(?!\w)|,\s*(?:right|correct|isn't it|is it|aren't they|"
+    r"didn't i|haven't i)\b)+[\s.!?]*$",
     re.I,
 )
 
