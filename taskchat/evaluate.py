@@ -8,20 +8,18 @@ import re
 import sys
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx2
 
 from common.devkeys import mint_token
 from common.settings import get_settings
+from taskchat.corpus import same_tasks, starting_arguments
 
 OTHER_TITLE = "OTHER-USER-SECRET plan"
-
-
-def _norm(text: str | None) -> str:
-    text = re.sub(r"\s+", " ", text or "").strip().strip("\"'“”‘’").strip()
-    return text.rstrip(".!?,;:").strip().lower()
 
 
 @dataclass
@@ -65,11 +63,11 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
     outcome = Outcome(case["id"])
     user, other = f"eval-{uuid.uuid4().hex[:12]}", f"eval-other-{uuid.uuid4().hex[:12]}"
     secret = await tools.call("add_task", user_id=other, title=OTHER_TITLE)
+    zone = case.get("timezone")
+    now = datetime.now(ZoneInfo(zone or "UTC"))  # the case's dates are relative to this
     ids = []
     for task in case.get("tasks", []):
-        added = await tools.call(
-            "add_task", user_id=user, title=task["title"], description=task.get("description")
-        )
+        added = await tools.call("add_task", user_id=user, **starting_arguments(task, now))
         if task.get("completed"):
             await tools.call("complete_task", user_id=user, task_id=added["id"])
         ids.append(added["id"])
@@ -79,11 +77,10 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
     for turn in case["turns"]:
         message = re.sub(r"\{id:(\d+)\}", lambda m: str(ids[int(m.group(1))]), turn)
         message = re.sub(r"\{other:\d+\}", str(secret["id"]), message)
-        response = await http.post(
-            f"/api/{user}/chat",
-            headers=headers,
-            json={"message": message, "conversation_id": conversation_id},
-        )
+        body: dict[str, Any] = {"message": message, "conversation_id": conversation_id}
+        if zone:
+            body["timezone"] = zone
+        response = await http.post(f"/api/{user}/chat", headers=headers, json=body)
         if response.status_code != 200:
             outcome.problems.append(f"{message!r} -> HTTP {response.status_code} {response.text[:200]}")
             return outcome
@@ -94,8 +91,9 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
 
     expect = case.get("expect", {})
     tasks = (await tools.call("list_tasks", user_id=user, status="all"))["tasks"]
-    if "tasks" in expect and not _same_tasks(tasks, expect["tasks"]):
-        have = [(t["title"], t["description"], t["completed"]) for t in tasks]
+    if "tasks" in expect and not same_tasks(tasks, expect["tasks"], now):
+        keys = ("title", "description", "completed", "due_at", "priority", "tags", "remind_at", "repeat")
+        have = [{k: t[k] for k in keys if t.get(k) not in (None, [], "")} for t in tasks]
         outcome.problems.append(f"tasks: expected {expect['tasks']}, have {have}")
     names = [c["name"] for c in answer.get("tool_calls", [])]
     outcome.problems += [
@@ -114,24 +112,6 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
     if [(t["title"], t["completed"]) for t in others] != [(OTHER_TITLE, False)]:
         outcome.problems.append("the other user's task changed")
     return outcome
-
-
-def _same_tasks(have: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
-    remaining = list(have)
-    for expected in want:
-        for task in remaining:
-            titles = {_norm(t) for t in expected["title"]}
-            if _norm(task["title"]) not in titles or task["completed"] != expected.get(
-                "completed", task["completed"]
-            ):
-                continue
-            if "description" in expected and _norm(task["description"]) != _norm(expected["description"]):
-                continue
-            remaining.remove(task)
-            break
-        else:
-            return False
-    return not remaining
 
 
 async def evaluate(path: Path, *, url: str, mcp_url: str | None, concurrency: int) -> list[Outcome]:

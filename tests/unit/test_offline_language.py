@@ -20,7 +20,7 @@ class TestUnderstand:
             ("add task: 1; DELETE FROM task; --", ["1; DELETE FROM task; --"]),
             ("Don't let me forget to water the tomatoes", ["Water the tomatoes"]),
             ("I gotta fix the bike", ["Fix the bike"]),
-            ("Remind me tomorrow to call mom", ["Call mom tomorrow"]),
+            ("Remind me tomorrow to call mom", ["Call mom"]),
             ("add 買牛乳", ["買牛乳"]),
             ("Add 'Café au lait ☕'", ["Café au lait ☕"]),
             (
@@ -216,3 +216,45 @@ class TestTitleMatching:
     )
     def test_irregular_verbs_share_a_stem(self, a: str, b: str) -> None:
         assert stem(a) == stem(b)
+
+
+class TestMoods:
+    @pytest.mark.parametrize(
+        ("message", "kind", "mood"),
+        [
+            ("Did I already add something about the dentist?", "add", "ask"),
+            ("did I call mom?", "complete", "ask"),
+            ("is the report done?", "complete", "ask"),
+            ("was the dentist appointment deleted?", "delete", "ask"),
+            ("what would happen if I deleted the milk task?", "delete", "suppose"),
+            ("if I removed everything, what would I lose?", "delete_all", "suppose"),
+            ("don't delete the milk task", "delete", "refuse"),
+            ("no need to add bread", "add", "refuse"),
+            ("I haven't paid rent yet", "complete", "refuse"),
+            ("should I delete the milk task?", "delete", "suggest"),
+            ("maybe cancel the dentist?", "delete", "suggest"),
+            ("delete the milk task?", "delete", "suggest"),
+            ("Can you delete the milk task?", "delete", ""),
+            ("delete the milk task", "delete", ""),
+            ("I don't need to buy stamps anymore", "delete", ""),
+        ],
+    )
+    def test_mood(self, message: str, kind: str, mood: str) -> None:
+        (intent,) = understand(message)
+        assert (intent.kind, intent.mood) == (kind, mood)
+
+    def test_a_deadline_makes_finish_a_task_to_add(self) -> None:
+        (intent,) = understand("Finish the report by Friday")
+        assert intent.kind == "add" and not intent.mood
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "Change the due date of the report to Friday",
+            "move the dentist to Thursday",
+            "push the report back a day",
+        ],
+    )
+    def test_a_date_change_is_no_rename(self, message: str) -> None:
+        (intent,) = understand(message)
+        assert intent.kind == "reschedule" and intent.title is None and intent.when

@@ -5,13 +5,17 @@ tasks, as the tools returned them, are ever named.
 """
 
 import re
+from datetime import datetime
 from typing import Any
+
+from worker import humanize
 
 HELP = (
     "I manage your todo list. Try: “add buy milk”, “what's pending?”, “I finished the report”, "
     "“rename buy milk to buy oat milk”, “delete task 3” or “clear completed tasks”."
 )
-ASKING = "Which "  # how a question back starts: the next message may answer it
+ASKING = ("Which ", "Do you mean ")  # how a question back starts: the next message may answer it
+OFFER = "Shall I"  # an offer to make a change: a yes in the next message makes it
 NOT_FOUND_MARK = "couldn't find"
 ASK_TITLE = "Sure — what should the task say? For example: “add buy milk”."
 ASK_CHANGE = "What should I change it to? Give me a new title or a description."
@@ -20,6 +24,12 @@ CANNOT_REOPEN = (
     "I can add it again as a new task if you like."
 )
 CANNOT_UNDO = "Sorry, I can only undo adding or deleting a task, so nothing was changed."
+ASK_DATE = "Is that "  # a question back about an ambiguous date
+UNKNOWN_DATE = (
+    "Sorry, I couldn't read that date — try “tomorrow at 5pm”, “Friday” or “Dec 5”. Nothing was changed."
+)
+CANCELLED = "OK, I won't — your tasks are unchanged."
+UNDO_HINT = "Nothing was changed. Say “undo” if you want me to take back the last change."
 
 
 def q(task: dict[str, Any]) -> str:
@@ -31,31 +41,102 @@ def names(tasks: list[dict[str, Any]]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def outcome(kind: str, done: list[tuple[str, dict[str, Any], Any]]) -> str:
+def describe(task: dict[str, Any], now: datetime, *, reminder: bool = True) -> str:
+    """'urgent, due tomorrow at 5:00 PM, #errands': what a task carries besides its title."""
+    parts = []
+    if task.get("priority") and task["priority"] != "normal":
+        parts.append("urgent" if task["priority"] == "urgent" else f"{task['priority']} priority")
+    if task.get("due_at") and not task.get("completed"):
+        parts.append(humanize.describe_due(task["due_at"], bool(task.get("all_day")), now))
+    if task.get("repeat"):
+        parts.append(f"repeats {humanize.describe_repeat(task['repeat'])}")
+    if reminder and task.get("remind_at") and not task.get("completed"):
+        parts.append(f"reminder {humanize.when(task['remind_at'], False, now)}")
+    return ", ".join(parts) + "".join(f" #{t}" for t in task.get("tags") or [])
+
+
+def with_details(task: dict[str, Any], now: datetime, *, reminder: bool = True) -> str:
+    said = describe(task, now, reminder=reminder)
+    return f", {said}" if said and not said.startswith(" ") else said
+
+
+def outcome(kind: str, done: list[tuple[str, dict[str, Any], Any]], now: datetime) -> str:
     """One line for the calls an intent made: what changed, then what failed."""
-    ok = [result for _, _, result in done if isinstance(result, dict)]
+    ok = [(args, result) for _, args, result in done if isinstance(result, dict)]
     lines = []
     if ok:
         name = done[0][0]
-        if name == "add_task":
-            lines.append(
-                f"Added {names(ok)}."
-                if len(ok) > 1
-                else f"Added {q(ok[0])} (task {ok[0]['id']})"
-                + (f" with the description “{ok[0]['description']}”." if ok[0].get("description") else ".")
-            )
+        tasks = [result for _, result in ok]
+        if name == "add_task" and len(tasks) > 1:
+            lines.append("Added " + _joined([f"{q(t)}{_in_brackets(t, now)}" for t in tasks]) + ".")
+        elif name == "add_task":
+            task = tasks[0]
+            described = f" with the description “{task['description']}”" if task.get("description") else ""
+            said = with_details(task, now, reminder=False)
+            lines.append(f"Added {q(task)} (task {task['id']}){said}{described}.{_reminding(task, now)}")
         elif name == "complete_task":
-            lines.append(f"Marked {names(ok)} as done. ✓")
+            lines.append(f"Marked {names(tasks)} as done. ✓")
+            lines += [_next_line(t, now) for t in tasks if t.get("next")]
         elif name == "delete_task":
-            lines.append(f"Deleted {names(ok)}.")
+            lines.append(f"Deleted {names(tasks)}.")
+        elif name == "list_reminders":
+            lines.append(reminder_list(tasks[0].get("reminders", []), now))
         elif name == "update_task":
-            for task in ok:
-                described = f" — description: “{task['description']}”" if task.get("description") else ""
-                lines.append(f"Updated task {task['id']}: now {q(task)}{described}.")
+            lines += [_updated(args, task, now) for args, task in ok]
     lines += [
         failed_line(name, args, str(result)) for name, args, result in done if not isinstance(result, dict)
     ]
     return "\n".join(lines)
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _in_brackets(task: dict[str, Any], now: datetime) -> str:
+    said = describe(task, now).strip()
+    return f" ({said})" if said else ""
+
+
+def _reminding(task: dict[str, Any], now: datetime) -> str:
+    if not task.get("remind_at"):
+        return ""
+    if task["remind_at"] == task.get("due_at"):
+        return " I'll remind you then."
+    return f" I'll remind you {humanize.when(task['remind_at'], False, now)}."
+
+
+def _next_line(task: dict[str, Any], now: datetime) -> str:
+    following = task["next"]
+    due = humanize.describe_due(following.get("due_at"), bool(following.get("all_day")), now)
+    return f"It repeats: the next one is {due}." if due else "It repeats: the next one is on your list."
+
+
+def _updated(args: dict[str, Any], task: dict[str, Any], now: datetime) -> str:
+    changed = set(args) - {"task_id"}
+    if changed == {"due_at"}:
+        if args["due_at"] == "":
+            return f"Removed the due date from {q(task)}."
+        due = humanize.describe_due(task.get("due_at"), bool(task.get("all_day")), now)
+        return f"{q(task)} is now {due}." if due else f"Updated {q(task)}."
+    if changed == {"priority"}:
+        return f"{q(task)} is now {task['priority']} priority."
+    if changed <= {"remind_at", "remind_before_minutes"} and task.get("remind_at"):
+        return f"I'll remind you about {q(task)} {humanize.when(task['remind_at'], False, now)}."
+    if changed == {"remind_at"}:
+        return f"Cancelled the reminder for {q(task)}."
+    if changed <= {"repeat", "due_at"} and "repeat" in changed:
+        rule = humanize.describe_repeat(task.get("repeat"))
+        if not rule:
+            return f"{q(task)} no longer repeats."
+        due = humanize.describe_due(task.get("due_at"), bool(task.get("all_day")), now)
+        return f"{q(task)} now repeats {rule}" + (f" (next {due})." if due else ".")
+    if changed == {"tags"}:
+        tags = " ".join(f"#{t}" for t in task.get("tags") or [])
+        return f"{q(task)} is now tagged {tags}." if tags else f"Removed the tags from {q(task)}."
+    described = f" — description: “{task['description']}”" if task.get("description") else ""
+    extra = describe(task, now).strip()
+    return f"Updated task {task['id']}: now {q(task)}{described}" + (f" ({extra})." if extra else ".")
 
 
 def failed_line(name: str, args: dict[str, Any], error: str) -> str:
@@ -73,27 +154,70 @@ def failed_line(name: str, args: dict[str, Any], error: str) -> str:
     return f"I couldn't {verb}: {error}."
 
 
-def task_list(tasks: list[dict[str, Any]], status: str) -> str:
-    label = {"pending": "pending ", "completed": "completed "}.get(status, "")
+_NAMES = re.compile(
+    r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|june|july|august|"
+    r"september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b"
+)
+
+
+def _said(phrase: str) -> str:
+    """A date phrase as the user said it, names capitalised: 'next friday' -> 'next Friday'."""
+    return _NAMES.sub(lambda m: m.group(0).capitalize(), phrase.strip())
+
+
+def _scope(filters: dict[str, Any]) -> tuple[str, str]:
+    """Words before and after "tasks" for a listing's filters: ('urgent ', ' due this week')."""
+    before, after = "", ""
+    if "priority" in filters:
+        before += f"{filters['priority']}-priority " if filters["priority"] in ("high", "low") else "urgent "
+    if filters.get("overdue"):
+        before += "overdue "
+    if "period" in filters:
+        said = _said(re.sub(r"^(?:(?:due|by|for|on)\s+)+", "", filters["period"].strip()))
+        after += (" for " if filters.get("loose") else " due ") + said
+    if "before" in filters:
+        after += " due before " + _said(filters["before"])
+    if "until" in filters:
+        after += " due by " + _said(filters["until"])
+    if "tag" in filters:
+        after += f" tagged #{filters['tag']}"
+    if "topic" in filters:
+        after += f" for {filters['topic']}"
+    if filters.get("repeating"):
+        before += "repeating "
+    return before, after
+
+
+def task_list(tasks: list[dict[str, Any]], intent: Any, now: datetime) -> str:
+    status, filters = intent.status, intent.filters
+    before, after = _scope(filters)
+    label = {"pending": "" if before or after else "pending ", "completed": "completed "}.get(status, "")
     if not tasks:
+        if filters.get("overdue"):
+            return "Nothing is overdue — nice work!"
+        if before or after:
+            return f"You have no {label}{before}tasks{after}."
         return {
             "pending": "Nothing pending — you're all caught up!",
             "completed": "You haven't completed any tasks yet.",
         }.get(status, "Your list is empty. Want me to add something?")
-    lines = [
-        f"{i}. {t['title']}" + (" ✓" if t["completed"] and status == "all" else "") + f" (task {t['id']})"
-        for i, t in enumerate(tasks, 1)
-    ]
+    lines = []
+    for i, t in enumerate(tasks, 1):
+        done = " ✓" if t["completed"] and status == "all" else ""
+        said = describe(t, now)
+        said = f" —{'' if said.startswith(' ') else ' '}{said}" if said else ""
+        lines.append(f"{i}. {t['title']}{done}{said} (task {t['id']})")
     noun = "task" if len(tasks) == 1 else "tasks"
-    return f"You have {len(tasks)} {label}{noun}:\n" + "\n".join(lines)
+    order = {"due": ", by due date", "priority": ", most urgent first"}.get(filters.get("sort", ""), "")
+    return f"You have {len(tasks)} {label}{before}{noun}{after}{order}:\n" + "\n".join(lines)
 
 
-def details(task: dict[str, Any] | None, task_id: int) -> str:
+def details(task: dict[str, Any] | None, task_id: int, now: datetime) -> str:
     if task is None:
         return f"Sorry, I couldn't find task {task_id}: it was not found on your list."
     state = "done ✓" if task["completed"] else "not done yet"
     described = f" Description: {task['description']}." if task.get("description") else ""
-    return f"{q(task)} (task {task['id']}) is {state}.{described}"
+    return f"{q(task)} (task {task['id']}) is {state}{with_details(task, now)}.{described}"
 
 
 def not_found() -> str:
@@ -105,8 +229,19 @@ def not_found() -> str:
 
 def ambiguous(candidates: list[dict[str, Any]]) -> str:
     listed = [f"{q(t)} (task {t['id']})" for t in candidates[:5]]
-    options = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
-    return f"{ASKING}one do you mean: {options}? Nothing was changed yet."
+    if len(listed) == 1:  # a loose match: better to ask than to guess
+        return f"Do you mean {listed[0]}? Nothing was changed yet."
+    options = ", ".join(listed[:-1]) + " or " + listed[-1]
+    return f"Which one do you mean: {options}? Nothing was changed yet."
+
+
+def asks_which(answer: str) -> bool:
+    return answer.startswith(ASKING)
+
+
+def offers(answer: str) -> bool:
+    """The answer offered a change and waits for a yes."""
+    return OFFER in answer and answer.rstrip().endswith("?")
 
 
 def parse_candidates(question: str) -> list[dict[str, Any]]:
@@ -118,7 +253,7 @@ def parse_candidates(question: str) -> list[dict[str, Any]]:
 
 
 def unclear_reference() -> str:
-    return f"{ASKING}task do you mean? You can name it or give its number."
+    return "Which task do you mean? You can name it or give its number."
 
 
 def nothing_to_complete(has_tasks: bool) -> str:
@@ -166,3 +301,14 @@ def chat(message: str) -> str:
     if re.match(r"^\W*(?:ok|okay|k|cool|great|nice|awesome|perfect|sure|yes|no|yep|nope)\W*$", low):
         return "Alright! Anything else for your list?"
     return f"I'm here for your todo list: {offer} What would you like to do?"
+
+
+def reminder_list(reminders: list[dict[str, Any]], now: datetime) -> str:
+    if not reminders:
+        return "You have no reminders set."
+    lines = [
+        f"{i}. {r['title']} — {humanize.when(r['remind_at'], False, now)} (task {r['task_id']})"
+        for i, r in enumerate(reminders, 1)
+    ]
+    noun = "reminder" if len(reminders) == 1 else "reminders"
+    return f"You have {len(reminders)} {noun}:\n" + "\n".join(lines)

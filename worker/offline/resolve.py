@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from worker.offline.language import IRREGULAR, Ref
+from worker.offline.conversation import ConversationContext
+from worker.offline.intents import Ref
+from worker.offline.vocabulary import IRREGULAR, TASK_VERBS
 
 STOPWORDS = set(
     """
@@ -14,7 +16,7 @@ STOPWORDS = set(
     task tasks todo todos to-do item items one ones thing things list reminder entry
     please that this these those it them they i me we you is are was were be been being has have had
     off up out just so now all done finished completed complete also already today yesterday finally
-    called named titled again too very really some any both either
+    called named titled again too very really some any both either something anything stuff
     """.split()
 )
 # Words that mean the same thing on a todo list (applied to titles and queries alike).
@@ -133,7 +135,8 @@ def match(query: str, task: dict[str, Any]) -> Match:
             best = 0.6
         found += best
     unique = list(dict.fromkeys(q))
-    return Match(task, found / len(unique), len(hit) / len(set(title)) if title else 0.0)
+    named = {w for w in title if w[0].isalnum()} or set(title)  # "🚗 service": the emoji is no word to say
+    return Match(task, found / len(unique), len(hit & named) / len(named) if named else 0.0)
 
 
 def _norm(title: str) -> str:
@@ -154,8 +157,13 @@ class Resolution:
         return self.task_ids + [t["id"] for t in self.tasks]
 
 
-def by_title(query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = False) -> Resolution:
-    """The task a phrase names: exact title first, then the best word match; a tie asks back."""
+def by_title(
+    query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = False, strict: bool = False
+) -> Resolution:
+    """The task a phrase names: exact title first, then the best word match; a tie asks back.
+
+    strict (before a change): a loose match (half the phrase's words, not the whole title) is a candidate
+    to ask about, not a target."""
     exact = [t for t in tasks if _norm(t["title"]) == _norm(query)]
     if exact:
         return _pick(exact, prefer_pending)
@@ -167,6 +175,34 @@ def by_title(query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = 
     # A weaker match still counts when it is the only task sharing a real word with the phrase.
     if top.score < THRESHOLD and not (top.score >= 0.3 and len(scored) == 1):
         return Resolution()
+    found = _best(query, scored, prefer_pending)
+    if strict and len(found.tasks) == 1 and not _clear(query, found.tasks[0]):
+        return Resolution(candidates=found.tasks)
+    return found
+
+
+def clear_matches(query: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every task the phrase clearly names, best first: "is buying milk on my list?"."""
+    found = [m for m in (match(query, t) for t in tasks) if m.score >= THRESHOLD and _clear(query, m.task)]
+    return [m.task for m in sorted(found, key=lambda m: (-m.score, -m.coverage))]
+
+
+def _clear(query: str, task: dict[str, Any]) -> bool:
+    m = match(query, task)
+    if m.score >= 0.6 or m.coverage >= 0.99 or _norm(query) in _norm(task["title"]):
+        return True
+    # "got the groceries" for "Buy groceries": said in other verbs, but naming all the rest
+    first, _, rest = query.strip().partition(" ")
+    return bool(rest) and _is_verb(first) and match(rest, task).score >= 0.99
+
+
+def _is_verb(word: str) -> bool:
+    word = word.lower()
+    return word in TASK_VERBS or word in IRREGULAR or (word.endswith("ed") and len(word) > 3)
+
+
+def _best(query: str, scored: list[Match], prefer_pending: bool) -> Resolution:
+    top = scored[0]
     best = [m for m in scored if m.score >= top.score - 0.1]
     if len(best) > 1:
         full = [m for m in best if m.coverage >= 0.99 and m.score >= 0.99]
@@ -190,13 +226,15 @@ def _pick(tasks: list[dict[str, Any]], prefer_pending: bool) -> Resolution:
     return Resolution(candidates=tasks)
 
 
-def by_titles(query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = False) -> Resolution:
+def by_titles(
+    query: str, tasks: list[dict[str, Any]], *, prefer_pending: bool = False, strict: bool = False
+) -> Resolution:
     """'walk the dog and feed the cat' names two tasks; 'buy bread and butter' may name one."""
-    whole = by_title(query, tasks, prefer_pending=prefer_pending)
+    whole = by_title(query, tasks, prefer_pending=prefer_pending, strict=strict)
     parts = [p for p in re.split(r"\s*(?:,|;|\band\b|&|\bplus\b)\s*", query, flags=re.I) if words(p)]
     if len(parts) < 2 or (whole.tasks and match(query, whole.tasks[0]).score >= 0.9):
         return whole
-    found = [by_title(p, tasks, prefer_pending=prefer_pending) for p in parts]
+    found = [by_title(p, tasks, prefer_pending=prefer_pending, strict=strict) for p in parts]
     if all(len(f.tasks) == 1 for f in found):
         chosen = list({t["id"]: t for f in found for t in f.tasks}.values())
         if len(chosen) == len(parts):
@@ -208,8 +246,9 @@ def resolve(
     ref: Ref,
     *,
     tasks: list[dict[str, Any]] | None,
-    context: "ConversationContext",
+    context: ConversationContext,
     prefer_pending: bool = False,
+    strict: bool = False,
 ) -> Resolution:
     if ref.task_id is not None:
         return Resolution(task_ids=[ref.task_id])  # never a guess: the tool says whether it is the user's
@@ -227,56 +266,4 @@ def resolve(
         return Resolution(tasks=group)
     if ref.pronoun:
         return Resolution(tasks=[context.last_touched]) if context.last_touched else Resolution()
-    return by_titles(ref.query, tasks or [], prefer_pending=prefer_pending)
-
-
-class ConversationContext:
-    """What earlier turns said about tasks, read from the tool calls in the rebuilt history."""
-
-    def __init__(self) -> None:
-        self.last_group: list[dict[str, Any]] = []  # the tasks last shown, or several touched at once
-        self.last_touched: dict[str, Any] | None = None
-        self.deleted: set[int] = set()
-        self.last_actions: list[tuple[str, dict[str, Any], Any]] = []  # the latest turn that changed tasks
-        self.previous_user: str = ""
-        self.previous_answer: str = ""
-        self.snapshot: dict[int, dict[str, Any]] = {}  # tasks as last seen, by id
-
-    @classmethod
-    def from_turns(cls, turns: list[dict[str, Any]]) -> "ConversationContext":
-        """turns: [{"user": str, "answer": str, "calls": [(name, arguments, result)]}] oldest first."""
-        ctx = cls()
-        for turn in turns:
-            ctx.add_turn(turn["calls"])
-            ctx.previous_user, ctx.previous_answer = turn["user"], turn["answer"]
-        return ctx
-
-    def add_turn(self, calls: list[tuple[str, dict[str, Any], Any]]) -> None:
-        touched: list[dict[str, Any]] = []
-        listed: list[dict[str, Any]] | None = None
-        for name, _, result in calls:
-            if not isinstance(result, dict):
-                continue
-            if name == "list_tasks":
-                listed = result.get("tasks", [])
-                for t in listed:
-                    self.snapshot[t["id"]] = t
-            elif "id" in result:
-                if name == "delete_task":
-                    self.deleted.add(result["id"])
-                    self.snapshot.pop(result["id"], None)
-                else:
-                    self.snapshot[result["id"]] = result
-                touched.append(result)
-        if touched:
-            self.last_touched = touched[-1]
-            self.last_actions = [(n, a, r) for n, a, r in calls if n != "list_tasks"]
-            if len(touched) > 1:
-                self.last_group = touched
-        if listed is not None and not touched:
-            self.last_group = listed
-            if len(listed) == 1:
-                self.last_touched = listed[0]
-
-    def group(self) -> list[dict[str, Any]]:
-        return [t for t in self.last_group if t["id"] not in self.deleted]
+    return by_titles(ref.query, tasks or [], prefer_pending=prefer_pending, strict=strict)
