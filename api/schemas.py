@@ -1,5 +1,7 @@
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -38,6 +40,11 @@ def _json_integer(value: object) -> object:
 MESSAGE_PATTERN = r"^\s*[^\s\x00](?:[^\x00]{0,3998}[^\s\x00])?\s*$"
 
 
+@cache
+def known_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones() | {"UTC"})
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +55,20 @@ class ChatRequest(BaseModel):
     conversation_id: Annotated[ConversationId, BeforeValidator(_json_integer)] | None = Field(
         default=None, description="Continue this conversation."
     )
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The user's IANA time zone (Europe/Berlin): dates are read and shown in it. It is "
+        "remembered for the user; without one the last one given (or UTC) is used.",
+        examples=["Europe/Berlin"],
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in known_time_zones():
+            raise ValueError(f"unknown time zone {value[:64]!r} (use an IANA name such as Europe/Berlin)")
+        return value
 
     @field_validator("message")
     @classmethod

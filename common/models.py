@@ -4,13 +4,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, Column, Computed, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 USER_ID_MAX = 255
+TAG_MAX = 32
+TAGS_MAX = 10
+REPEAT_MAX = 500
+TIMEZONE_MAX = 64
+# Language of the full-text index over titles and descriptions (stems "dentists" to "dentist").
+SEARCH_CONFIG = "english"
 
 
 def utcnow() -> datetime:
@@ -29,20 +35,94 @@ class RunStatus(StrEnum):
     failed = "failed"
 
 
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class ReminderStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    cancelled = "cancelled"
+
+
 FINISHED = (RunStatus.succeeded, RunStatus.failed)
 UNFINISHED = (RunStatus.queued, RunStatus.running)
 
 
 class Task(SQLModel, table=True):
-    __table_args__ = (Index("ix_task_user_id_id", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_task_user_id_id", "user_id", "id"),
+        Index("ix_task_user_id_due_at", "user_id", "due_at"),
+        # btree_gin (migration 0005) lets one GIN index serve "this user's tasks tagged X".
+        Index("ix_task_user_id_tags", "user_id", "tags", postgresql_using="gin"),
+        Index("ix_task_search", "search", postgresql_using="gin"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(max_length=USER_ID_MAX)
     title: str = Field(max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     completed: bool = False
+    completed_at: datetime | None = None
+    # An all-day task (a date, no time) is due at the end of that day in the user's zone.
+    due_at: datetime | None = None
+    all_day: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    priority: Priority = Field(
+        default=Priority.normal, sa_column=Column(String(8), nullable=False, server_default=Priority.normal)
+    )
+    tags: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String(TAG_MAX)), nullable=False, server_default="{}")
+    )
+    # An RFC 5545 RRULE (without "RRULE:"), evaluated in the user's zone from the due date.
+    repeat: str | None = Field(default=None, max_length=REPEAT_MAX)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Maintained by PostgreSQL for `list_tasks(query=...)`; never written by us.
+    search: Any = Field(
+        default=None,
+        sa_column=Column(
+            TSVECTOR,
+            Computed(
+                f"to_tsvector('{SEARCH_CONFIG}'::regconfig, title || ' ' || coalesce(description, ''))",
+                persisted=True,
+            ),
+        ),
+        exclude=True,
+    )
+
+
+_PENDING = text("status = 'pending'")
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder of a task at a time: pending until a worker delivers it (once: the delivery claims it
+    by its status) or the task is completed, changed or deleted."""
+
+    __table_args__ = (
+        Index(
+            "ux_reminder_task_id_pending", "task_id", unique=True, postgresql_where=text("status = 'pending'")
+        ),
+        Index("ix_reminder_due", "remind_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_reminder_user_id_remind_at", "user_id", "remind_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=USER_ID_MAX)
+    task_id: int = Field(sa_column=Column(Integer, ForeignKey("task.id", ondelete="CASCADE"), nullable=False))
+    remind_at: datetime
+    # Set for "an hour before it's due": the reminder moves with the due date.
+    before_due_minutes: int | None = None
+    status: ReminderStatus = Field(default=ReminderStatus.pending, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+    # The assistant message that delivered it; unique, so no reminder is ever told twice.
+    message_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("message.id", ondelete="SET NULL"), unique=True),
+    )
 
 
 class UserState(SQLModel, table=True):
@@ -52,6 +132,10 @@ class UserState(SQLModel, table=True):
     # Runs queued or running, kept by the statements that create and finish them: a conditional
     # increment caps them per user without a race (api/services/chat.py).
     runs_in_flight: int = 0
+    # The user's IANA time zone: dates are read and shown in it.
+    timezone: str = Field(
+        default="UTC", sa_column=Column(String(TIMEZONE_MAX), nullable=False, server_default="UTC")
+    )
     updated_at: datetime = Field(default_factory=utcnow)
 
 

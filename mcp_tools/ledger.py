@@ -33,6 +33,8 @@ META_RUN_ID = "taskchat/run_id"
 META_CALL_KEY = "taskchat/call_key"
 # Set on a retried run only: a first attempt has nothing to replay, so it skips the lookup.
 META_REPLAY = "taskchat/replay"
+# The user's time zone as the worker read it with the run (saves the tools a lookup).
+META_TIMEZONE = "taskchat/timezone"
 
 # The metadata of a call made in-process, without an MCP request (see `server.call_in_process`).
 in_process_meta: ContextVar[dict[str, Any] | None] = ContextVar("taskchat_tool_meta", default=None)
@@ -72,6 +74,7 @@ class Call:
     run_id: int | None = None
     key: str | None = None
     started: float = 0.0
+    zone: str | None = None
 
     @property
     def recorded(self) -> bool:
@@ -79,6 +82,11 @@ class Call:
 
 
 _call: ContextVar[Call | None] = ContextVar("taskchat_tool_call", default=None)
+
+
+def call_zone() -> str | None:
+    call = _call.get()
+    return call.zone if call is not None else None
 
 
 class AlreadyMade(ToolError):
@@ -121,6 +129,7 @@ class RunLedger(Middleware):
             run_id=int(run_id) if run_id is not None else None,
             key=str(key) if key else None,
             started=time.perf_counter(),
+            zone=meta.get(META_TIMEZONE),
         )
         if call.recorded and meta.get(META_REPLAY):
             params = {"run_id": call.run_id, "call_key": call.key, "user_id": user_id}

@@ -1,18 +1,27 @@
-"""The task operations, one statement each on the `Task` table, on a connection inside the caller's
-transaction (`mcp_tools.ledger.apply`, which commits). They are synchronous: they run in SQLAlchemy's
-greenlet with the ledger row that records them. Every statement is scoped by `user_id`; another user's
-task is simply not found."""
+"""The task operations on the `Task` and `Reminder` tables, on a connection inside the caller's transaction
+(`mcp_tools.ledger.apply`, which commits). They are synchronous: they run in SQLAlchemy's greenlet with
+the ledger row that records them. Every statement is scoped by `user_id`; another user's task is simply
+not found. Times are stored in UTC and returned in the user's time zone.
+"""
 
-from datetime import datetime
-from typing import Literal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, nulls_last, select, update
 from sqlalchemy.engine import Connection
+from sqlmodel import col
 
-from common.models import Task
+from common.models import Priority, Reminder, ReminderStatus, Task, UserState
+from mcp_tools import values
+from mcp_tools.values import InvalidValue, Moment
 
 Status = Literal["all", "pending", "completed"]
+Sort = Literal["created", "due", "priority"]
+MAX_ACTIVE_REMINDERS = 500
+LIST_LIMIT = 100
 
 
 class TaskNotFound(Exception):
@@ -27,88 +36,290 @@ class TaskPublic(BaseModel):
     title: str
     description: str | None
     completed: bool
+    completed_at: datetime | None
+    due_at: datetime | None
+    all_day: bool
+    priority: Priority
+    tags: list[str]
+    remind_at: datetime | None = None
+    repeat: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class CompletedTask(TaskPublic):
+    next: TaskPublic | None = None  # the next occurrence of a repeating task, created by completing it
 
 
 class TaskList(BaseModel):
     tasks: list[TaskPublic]
 
 
-PUBLIC = [getattr(Task, name) for name in TaskPublic.model_fields]
-_owned = (Task.user_id == bindparam("p_user_id"), Task.id == bindparam("p_task_id"))
+class ReminderPublic(BaseModel):
+    task_id: int
+    title: str
+    remind_at: datetime
+    due_at: datetime | None
+    all_day: bool
+    repeat: str | None
 
-_ADD = (
-    insert(Task)
-    .values(
-        user_id=bindparam("p_user_id"),
-        title=bindparam("p_title"),
-        description=bindparam("p_description"),
-        completed=False,
-        created_at=func.now(),
-        updated_at=func.now(),
-    )
-    .returning(*PUBLIC)
+
+class ReminderList(BaseModel):
+    reminders: list[ReminderPublic]
+
+
+@dataclass
+class Edit:
+    """What add_task or update_task sets; None leaves a field as it is (or unset, for a new task)."""
+
+    title: str | None = None
+    description: str | None = None  # "" clears it
+    due: Moment | None = None
+    clear_due: bool = False
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    repeat: str | None = None
+    clear_repeat: bool = False
+    remind_at: datetime | None = None
+    remind_before_minutes: int | None = None
+    clear_reminder: bool = False
+
+    def task_columns(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if self.title is not None:
+            changes["title"] = self.title
+        if self.description is not None:
+            changes["description"] = self.description or None
+        if self.due is not None:
+            changes["due_at"], changes["all_day"] = self.due.at, self.due.all_day
+        elif self.clear_due:
+            changes["due_at"], changes["all_day"] = None, False
+        if self.priority is not None:
+            changes["priority"] = self.priority.value
+        if self.tags is not None:
+            changes["tags"] = self.tags
+        if self.repeat is not None:
+            changes["repeat"] = self.repeat
+        elif self.clear_repeat:
+            changes["repeat"] = None
+        return changes
+
+
+_pending_reminder = (
+    select(Reminder.remind_at)
+    .where(Reminder.task_id == Task.id, Reminder.status == ReminderStatus.pending)
+    .limit(1)
+    .scalar_subquery()
+    .label("remind_at")
 )
-_LIST = {
-    status: select(*PUBLIC)
-    .where(
-        Task.user_id == bindparam("p_user_id"), *([] if status == "all" else [Task.completed == completed])
-    )
-    .order_by(Task.id)
-    for status, completed in (("all", None), ("pending", False), ("completed", True))
-}
-# Completing a completed task changes nothing, not even its timestamp.
+_COLUMNS = [
+    Task.id, Task.title, Task.description, Task.completed, Task.completed_at, Task.due_at, Task.all_day,
+    Task.priority, Task.tags, Task.repeat, Task.created_at, Task.updated_at,
+]  # fmt: skip
+PUBLIC = [*_COLUMNS, _pending_reminder]
+_owned = (Task.user_id == bindparam("p_user_id"), Task.id == bindparam("p_task_id"))
+_ZONE = select(UserState.timezone).where(UserState.user_id == bindparam("user_id"))
+_ACTIVE_REMINDERS = select(func.count()).where(
+    Reminder.user_id == bindparam("user_id"), Reminder.status == ReminderStatus.pending
+)
+_CANCEL_REMINDERS = (
+    update(Reminder)
+    .where(Reminder.task_id == bindparam("p_task_id"), Reminder.status == ReminderStatus.pending)
+    .values(status=ReminderStatus.cancelled)
+    .returning(Reminder.remind_at, Reminder.before_due_minutes)
+)
+_CANCEL_RELATIVE = _CANCEL_REMINDERS.where(col(Reminder.before_due_minutes).is_not(None))
+_ADD_REMINDER = insert(Reminder).values(status=ReminderStatus.pending, created_at=func.now())
+# Completing: the row as it was (was it completed already?) and as it is now.
+_before = select(Task.id, Task.completed.label("was_completed")).where(*_owned).with_for_update().subquery()
 _COMPLETE = (
     update(Task)
-    .where(*_owned)
-    .values(completed=True, updated_at=case((Task.completed, Task.updated_at), else_=func.now()))
-    .returning(*PUBLIC)
+    .where(Task.id == _before.c.id)
+    .values(completed=True, completed_at=func.coalesce(Task.completed_at, func.now()), updated_at=func.now())
+    .returning(*_COLUMNS, _before.c.was_completed)
 )
 _DELETE = delete(Task).where(*_owned).returning(*PUBLIC)
-# A missing title or description (None) keeps it; an empty description clears it.
-_UPDATE = (
-    update(Task)
-    .where(*_owned)
-    .values(
-        title=func.coalesce(bindparam("p_title", type_=Task.title.type), Task.title),
-        description=case(
-            (bindparam("p_description", type_=Task.description.type).is_(None), Task.description),
-            else_=func.nullif(bindparam("p_description"), ""),
-        ),
-        updated_at=func.now(),
-    )
-    .returning(*PUBLIC)
+_GET = select(*PUBLIC).where(*_owned)
+_REMINDERS = (
+    select(Reminder.task_id, Task.title, Reminder.remind_at, Task.due_at, Task.all_day, Task.repeat)
+    .join_from(Reminder, Task, Task.id == Reminder.task_id)
+    .where(Reminder.user_id == bindparam("user_id"), Reminder.status == ReminderStatus.pending)
+    .order_by(Reminder.remind_at, Reminder.id)
+)
+_PRIORITY_RANK = case(
+    {Priority.urgent.value: 3, Priority.high.value: 2, Priority.normal.value: 1}, value=Task.priority, else_=0
 )
 
 
-def _one(conn: Connection, statement: object, params: dict[str, object], task_id: int) -> TaskPublic:
-    row = (conn.execute(statement, params)).first()  # type: ignore[call-overload]
+def user_zone(conn: Connection, user_id: str, known: str | None = None) -> ZoneInfo:
+    """The user's zone: as the worker read it with the run, else as stored (UTC by default)."""
+    return values.zone(known if known else conn.execute(_ZONE, {"user_id": user_id}).scalar())
+
+
+def _public(row: Any, tz: ZoneInfo) -> TaskPublic:
+    task = TaskPublic.model_validate(row._mapping)
+    for name in ("due_at", "completed_at", "remind_at", "created_at", "updated_at"):
+        moment = getattr(task, name)
+        if moment is not None:
+            setattr(task, name, moment.astimezone(tz))
+    return task
+
+
+def _one(conn: Connection, statement: Any, params: dict[str, Any], task_id: int) -> Any:
+    row = conn.execute(statement, params).first()
     if row is None:
         raise TaskNotFound(task_id)
-    return TaskPublic.model_validate(row._mapping)
+    return row
 
 
-def add_task(conn: Connection, *, user_id: str, title: str, description: str | None) -> TaskPublic:
-    params = {"p_user_id": user_id, "p_title": title, "p_description": description or None}
-    return _one(conn, _ADD, params, 0)
+def _schedule(
+    conn: Connection, *, user_id: str, task_id: int, at: datetime, before_due_minutes: int | None
+) -> None:
+    if at <= datetime.now(UTC):
+        raise InvalidValue(f"Reminder time {at.isoformat()} is in the past; nothing was scheduled")
+    if conn.execute(_ACTIVE_REMINDERS, {"user_id": user_id}).scalar_one() >= MAX_ACTIVE_REMINDERS:
+        raise InvalidValue(f"You already have {MAX_ACTIVE_REMINDERS} reminders waiting; remove some first")
+    conn.execute(
+        _ADD_REMINDER,
+        {"user_id": user_id, "task_id": task_id, "remind_at": at, "before_due_minutes": before_due_minutes},
+    )
 
 
-def list_tasks(conn: Connection, *, user_id: str, status: Status) -> TaskList:
-    rows = (conn.execute(_LIST[status], {"p_user_id": user_id})).all()
-    return TaskList(tasks=[TaskPublic.model_validate(row._mapping) for row in rows])
+def _reminder(edit: Edit, due: Moment | None) -> tuple[datetime, int | None] | None:
+    if edit.remind_before_minutes is not None:
+        return values.reminder_before(due, edit.remind_before_minutes), edit.remind_before_minutes
+    if edit.remind_at is not None:
+        return edit.remind_at, None
+    return None
 
 
-def complete_task(conn: Connection, *, user_id: str, task_id: int) -> TaskPublic:
-    return _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+def add_task(conn: Connection, *, user_id: str, tz: ZoneInfo, edit: Edit) -> TaskPublic:
+    columns = edit.task_columns()
+    if edit.repeat and edit.due is None:
+        columns["due_at"], columns["all_day"] = _first(edit.repeat, tz)
+    reminder = _reminder(edit, _due(columns))
+    statement = insert(Task).values(
+        user_id=user_id, completed=False, created_at=func.now(), updated_at=func.now(), **columns
+    )
+    row = conn.execute(statement.returning(*_COLUMNS)).one()
+    if reminder is not None:
+        _schedule(conn, user_id=user_id, task_id=row.id, at=reminder[0], before_due_minutes=reminder[1])
+        return _public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": row.id}, row.id), tz)
+    return _public(row, tz)
 
 
-def delete_task(conn: Connection, *, user_id: str, task_id: int) -> TaskPublic:
-    return _one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+def update_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int, edit: Edit) -> TaskPublic:
+    columns = edit.task_columns()
+    if edit.repeat and edit.due is None:  # a task that starts repeating keeps its due date, or gets one
+        current = _one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+        if current.due_at is None:
+            columns["due_at"], columns["all_day"] = _first(edit.repeat, tz)
+    statement = update(Task).where(*_owned).values(updated_at=func.now(), **columns).returning(*_COLUMNS)
+    row = _one(conn, statement, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+    due = Moment(row.due_at, row.all_day) if row.due_at else None
+    reminder = _reminder(edit, due)
+    if reminder is not None or edit.clear_reminder:
+        conn.execute(_CANCEL_REMINDERS, {"p_task_id": task_id})
+    elif "due_at" in columns:  # a reminder "an hour before it's due" follows the due date
+        for old in conn.execute(_CANCEL_RELATIVE, {"p_task_id": task_id}).all():
+            if due is not None and not due.all_day:
+                moved = due.at - timedelta(minutes=old.before_due_minutes)
+                reminder = (moved, old.before_due_minutes) if moved > datetime.now(UTC) else None
+    if reminder is not None:
+        _schedule(conn, user_id=user_id, task_id=task_id, at=reminder[0], before_due_minutes=reminder[1])
+    return _public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
 
 
-def update_task(
-    conn: Connection, *, user_id: str, task_id: int, title: str | None, description: str | None
-) -> TaskPublic:
-    params = {"p_user_id": user_id, "p_task_id": task_id, "p_title": title, "p_description": description}
-    return _one(conn, _UPDATE, params, task_id)
+def complete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int) -> CompletedTask:
+    row = _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
+    cancelled = conn.execute(_CANCEL_REMINDERS, {"p_task_id": task_id}).all()
+    task = CompletedTask.model_validate({**_public(row, tz).model_dump(), "remind_at": None})
+    if row.was_completed or not row.repeat or row.due_at is None:
+        return task
+    # The next occurrence, in the same transaction as the completion: never two, never none.
+    following = values.next_occurrence(row.repeat, Moment(row.due_at, row.all_day), tz)
+    if following is None:
+        return task
+    edit = Edit(
+        title=row.title,
+        description=row.description or "",
+        due=following,
+        priority=Priority(row.priority),
+        tags=list(row.tags),
+        repeat=row.repeat,
+    )
+    for old in cancelled:  # the reminder comes back, as long before the due date as it was
+        before = old.before_due_minutes
+        if before is None and not row.all_day and not following.all_day:
+            before = int((row.due_at - old.remind_at).total_seconds() // 60)
+        if before is not None and before >= 0 and not following.all_day:
+            edit.remind_before_minutes = before
+    try:
+        task.next = add_task(conn, user_id=user_id, tz=tz, edit=edit)
+    except InvalidValue:  # its reminder would already be past: the next task comes without it
+        edit.remind_before_minutes = None
+        task.next = add_task(conn, user_id=user_id, tz=tz, edit=edit)
+    return task
+
+
+def delete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int) -> TaskPublic:
+    return _public(_one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
+
+
+@dataclass
+class Filters:
+    status: Status = "all"
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    overdue: bool = False
+    priority: Priority | None = None
+    tag: str | None = None
+    words: list[str] = field(default_factory=list)
+    sort: Sort = "created"
+    limit: int = LIST_LIMIT
+
+
+def list_tasks(conn: Connection, *, user_id: str, tz: ZoneInfo, filters: Filters) -> TaskList:
+    statement = select(*PUBLIC).where(Task.user_id == user_id)
+    if filters.status != "all":
+        statement = statement.where(Task.completed.is_(filters.status == "completed"))
+    if filters.due_after is not None:
+        statement = statement.where(col(Task.due_at) >= filters.due_after)
+    if filters.due_before is not None:
+        statement = statement.where(col(Task.due_at) < filters.due_before)
+    if filters.overdue:
+        statement = statement.where(Task.completed.is_(False), col(Task.due_at) < func.now())
+    if filters.priority is not None:
+        statement = statement.where(Task.priority == filters.priority.value)
+    if filters.tag:
+        statement = statement.where(col(Task.tags).contains([filters.tag]))
+    if filters.words:
+        # Every word, as a prefix ("dent" finds "dentist"), stemmed like the index (models.SEARCH_CONFIG).
+        query = " & ".join(f"{word}:*" for word in filters.words)
+        statement = statement.where(Task.search.op("@@")(func.to_tsquery("english", query)))
+    order = {
+        "created": [Task.id],
+        "due": [nulls_last(col(Task.due_at).asc()), Task.id],
+        "priority": [_PRIORITY_RANK.desc(), nulls_last(col(Task.due_at).asc()), Task.id],
+    }[filters.sort]
+    rows = conn.execute(statement.order_by(*order).limit(filters.limit)).all()
+    return TaskList(tasks=[_public(row, tz) for row in rows])
+
+
+def list_reminders(conn: Connection, *, user_id: str, tz: ZoneInfo) -> ReminderList:
+    reminders = []
+    for row in conn.execute(_REMINDERS, {"user_id": user_id}).all():
+        item = ReminderPublic.model_validate(row._mapping)
+        item.remind_at = item.remind_at.astimezone(tz)
+        item.due_at = item.due_at.astimezone(tz) if item.due_at else None
+        reminders.append(item)
+    return ReminderList(reminders=reminders)
+
+
+def _first(rule: str, tz: ZoneInfo) -> tuple[datetime, bool]:
+    first = values.first_occurrence(rule, tz, datetime.now(UTC))
+    return first.at, first.all_day
+
+
+def _due(columns: dict[str, Any]) -> Moment | None:
+    return Moment(columns["due_at"], columns["all_day"]) if columns.get("due_at") else None

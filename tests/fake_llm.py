@@ -478,6 +478,31 @@ def _check_shape(body: dict[str, Any]) -> str | None:
     for tool in body.get("tools") or []:
         if tool.get("type") != "function" or not (tool.get("function") or {}).get("name"):
             return "tools: each tool must be {type: function, function: {name, ...}}"
+        problem = _gemini_schema_problem(tool["function"].get("parameters") or {}, tool["function"]["name"])
+        if problem:
+            return problem
+    return None
+
+
+def _gemini_schema_problem(schema: Any, where: str) -> str | None:
+    """The JSON-Schema forms Gemini's function declarations reject (notes: gemini-tool-calling.md): a
+    property that is only `anyOf [..., {type: null}]`, a `type` given as a list, `additionalProperties`."""
+    if isinstance(schema, list):
+        return next(
+            (p for n, s in enumerate(schema) if (p := _gemini_schema_problem(s, f"{where}[{n}]"))), None
+        )
+    if not isinstance(schema, dict):
+        return None
+    if "additionalProperties" in schema:
+        return f"Invalid JSON payload received. Unknown name \"additionalProperties\" at '{where}'"
+    if isinstance(schema.get("type"), list):
+        return f"Invalid JSON payload received. Proto field is not repeating, at '{where}.type'"
+    if "anyOf" in schema and "type" not in schema and {"type": "null"} in schema["anyOf"]:
+        return f"Invalid JSON payload received. Unknown name \"anyOf\" with a null type at '{where}'"
+    for key, value in schema.items():
+        problem = _gemini_schema_problem(value, f"{where}.{key}")
+        if problem:
+            return problem
     return None
 
 

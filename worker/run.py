@@ -27,7 +27,7 @@ from worker import metrics
 from worker.gemini import MODEL_STATUS, ModelUnavailable
 from worker.history import history_items, turns_for, turns_json
 from worker.lease import LEASE
-from worker.prompts import INSTRUCTIONS
+from worker.prompts import instructions
 from worker.runtime import Runtime
 from worker.tools import RunContext
 
@@ -57,10 +57,10 @@ async def run_chat_job(
     claimed = await _claim(rt, run_id)
     if claimed is None:
         return
-    run, turns = claimed
+    run, turns, timezone = claimed
     async with rt.leases.hold(run_id, run.attempts):
         with metrics.IN_PROGRESS.track_inprogress():
-            await _run_job(rt, run, turns, Events(rt, run_id, reply_to, stream))
+            await _run_job(rt, run, turns, timezone, Events(rt, run_id, reply_to, stream))
 
 
 class Events:
@@ -77,7 +77,7 @@ class Events:
             log.warning("chat.run.event_lost event=%s error=%r", event, exc)
 
 
-async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], events: Events) -> None:
+async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], timezone: str, events: Events) -> None:
     logs.bind(conversation_id=run.conversation_id, user_id=run.user_id)
     if run.started_at and run.attempts == 1:
         metrics.QUEUE_WAIT.observe((run.started_at - run.created_at).total_seconds())
@@ -94,7 +94,7 @@ async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], events: E
 
     history = history_items(turns, run_id=run.id or 0)
     try:
-        text = await _run_agent(rt, run, history, events)
+        text = await _run_agent(rt, run, history, timezone, events)
     except (*UNAVAILABLE, RedisError, ConnectionError):
         raise  # infrastructure: let Dramatiq retry the run
     except Exception as exc:  # the model or the agent failed: tell the user, record why
@@ -142,7 +142,8 @@ _claimed = (
     )
     .cte("claimed")
 )
-_CLAIM = select(_claimed, turns_json(_claimed))
+_zone = select(UserState.timezone).where(UserState.user_id == _claimed.c.user_id).scalar_subquery()
+_CLAIM = select(_claimed, turns_json(_claimed), func.coalesce(_zone, "UTC").label("timezone"))
 _STATUS = select(Run.status).where(Run.id == bindparam("run_id"))
 # The run is finished only by the attempt that still has it `running`; the answer's id is drawn first so
 # that the run row, the answer and the conversation's timestamp change in one statement.
@@ -197,7 +198,7 @@ _FINISH = (
 )
 
 
-async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] | None:
+async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]], str] | None:
     """Take the run unless it is finished, another attempt holds it, or an earlier run of its conversation
     is unfinished (those last two: `RunDeferred`)."""
     params = {
@@ -209,25 +210,27 @@ async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]]] |
     row = await rt.db.one(_CLAIM, params)
     if row is not None:
         fields = dict(row)
-        turns = fields.pop("turns")
-        return Run(**fields), turns
+        turns, timezone = fields.pop("turns"), fields.pop("timezone")
+        return Run(**fields), turns, timezone
     status = await rt.db.scalar(_STATUS, {"run_id": run_id})
     if status in UNFINISHED:
         raise RunDeferred(run_id)
     return None  # unknown, or a duplicate delivery of a finished run
 
 
-async def _run_agent(rt: Runtime, run: Run, history: list[dict[str, Any]], events: Events) -> str:
+async def _run_agent(
+    rt: Runtime, run: Run, history: list[dict[str, Any]], timezone: str, events: Events
+) -> str:
     # An agent per run: the SDK checks the tool lists of all runs sharing an Agent object on every turn,
     # which with hundreds of runs in flight cost more than building the agent.
     agent = Agent[RunContext](
         name="taskchat",
-        instructions=INSTRUCTIONS,
+        instructions=instructions(timezone),
         model=rt.model,
         tools=list(rt.function_tools),
         model_settings=ModelSettings(temperature=0.2),
     )
-    context = RunContext(run_id=run.id or 0, user_id=run.user_id, retried=run.attempts > 1)
+    context = RunContext(run_id=run.id or 0, user_id=run.user_id, timezone=timezone, retried=run.attempts > 1)
     options: dict[str, Any] = {
         "context": context,
         "max_turns": MAX_TURNS,

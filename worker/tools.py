@@ -21,7 +21,7 @@ from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
 from common.db import UNAVAILABLE
-from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID, call_key
+from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID, META_TIMEZONE, call_key
 from mcp_tools.server import call_in_process, mcp
 from worker.metrics import TOOL_CALLS
 
@@ -34,6 +34,7 @@ class RunContext:
 
     run_id: int
     user_id: str
+    timezone: str = "UTC"
     retried: bool = False  # an earlier attempt may have made some of this run's calls already
     calls: Counter[str] = field(default_factory=Counter)
 
@@ -43,7 +44,12 @@ def resolve_meta(ctx: MCPToolMetaContext) -> dict[str, Any]:
     arguments = {k: v for k, v in (ctx.arguments or {}).items() if k != "user_id"}
     base = call_key(ctx.tool_name, arguments, 0).rsplit(":", 1)[0]
     run.calls[base] += 1
-    meta = {META_RUN_ID: run.run_id, META_CALL_KEY: f"{base}:{run.calls[base]}", META_USER_ID: run.user_id}
+    meta = {
+        META_RUN_ID: run.run_id,
+        META_CALL_KEY: f"{base}:{run.calls[base]}",
+        META_USER_ID: run.user_id,
+        META_TIMEZONE: run.timezone,
+    }
     if run.retried:
         meta[META_REPLAY] = True
     return meta
@@ -127,7 +133,30 @@ class TaskTools(MCPServer):
 
 
 def _without_user_id(tool: MCPTool) -> MCPTool:
-    schema = copy.deepcopy(tool.input_schema)
+    schema = gemini_safe(copy.deepcopy(tool.input_schema))
     schema.get("properties", {}).pop("user_id", None)
     schema["required"] = [name for name in schema.get("required", []) if name != "user_id"]
     return tool.model_copy(update={"input_schema": schema})
+
+
+def gemini_safe(schema: Any) -> Any:
+    """The tool schema as Gemini's function declarations accept it (docs: gemini-tool-calling notes): an
+    optional parameter is one that is not required, with a plain `type`, never `anyOf [X, null]` or a list
+    of types, and no `additionalProperties`. The MCP server keeps its honest schema."""
+    if isinstance(schema, list):
+        return [gemini_safe(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: gemini_safe(value) for key, value in schema.items() if key != "additionalProperties"}
+    options = schema.get("anyOf")
+    if isinstance(options, list):
+        kept = [option for option in options if option != {"type": "null"}]
+        if len(kept) == 1:
+            del schema["anyOf"]
+            schema = {**kept[0], **schema}
+    if isinstance(schema.get("type"), list):
+        kept_types = [t for t in schema["type"] if t != "null"]
+        schema["type"] = kept_types[0] if len(kept_types) == 1 else kept_types
+    if schema.get("default", 0) is None:
+        del schema["default"]
+    return schema

@@ -45,15 +45,22 @@ FIRST_USER_MESSAGE = (
 # transaction of several statements. Finishing a run gives its place back (worker/run.py).
 _user_id = bindparam("p_user_id", type_=UserState.user_id.type)
 _upsert = pg_insert(UserState)
+# The time zone the request gave (remembered for the user), or none.
+_timezone = bindparam("p_timezone", type_=UserState.timezone.type)
 
 
 def _take_place(allowed: Any) -> Any:
     """The user's counter after taking a place, if `allowed` (a query that gives a row) and under the cap."""
     statement = _upsert.from_select(
-        ["user_id", "runs_in_flight", "updated_at"], select(_user_id, literal(1), func.now()).where(allowed)
+        ["user_id", "runs_in_flight", "timezone", "updated_at"],
+        select(_user_id, literal(1), func.coalesce(_timezone, "UTC"), func.now()).where(allowed),
     ).on_conflict_do_update(
         index_elements=[UserState.user_id],
-        set_={"runs_in_flight": UserState.runs_in_flight + 1, "updated_at": func.now()},
+        set_={
+            "runs_in_flight": UserState.runs_in_flight + 1,
+            "timezone": func.coalesce(_timezone, UserState.timezone),
+            "updated_at": func.now(),
+        },
         where=UserState.runs_in_flight < bindparam("max_inflight"),
     )
     return statement.returning(UserState.runs_in_flight).cte("place")
@@ -192,6 +199,7 @@ async def submit_message(
         "p_conversation_id": request.conversation_id,
         "p_content": request.message,
         "p_key": idempotency_key,
+        "p_timezone": request.timezone,
     }
     try:
         row = await _accept(db, _SUBMIT, params, max_inflight)
@@ -219,7 +227,12 @@ async def resubmit_message(
     db: Database, *, user_id: str, conversation_id: int, message_id: int, max_inflight: int
 ) -> Run:
     """A new run for a user message already in the conversation (ChatKit's retry). The caller enqueues."""
-    params = {"p_user_id": user_id, "p_conversation_id": conversation_id, "p_message_id": message_id}
+    params = {
+        "p_user_id": user_id,
+        "p_conversation_id": conversation_id,
+        "p_message_id": message_id,
+        "p_timezone": None,
+    }
     row = await _accept(db, _RESUBMIT, params, max_inflight)
     if row["id"] is None:
         raise NotFound(f"Message {message_id} not found.")

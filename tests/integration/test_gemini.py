@@ -3,6 +3,7 @@ Chat Completions model, over HTTP to a fake of Gemini's OpenAI-compatible endpoi
 with the task tools writing to the real PostgreSQL. The fake enforces Gemini's thought-signature rule."""
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from sqlmodel import col, select
 
 from common.events import read_after
 from common.models import Conversation, Message, Role, Run, RunStatus, Task
+from mcp_tools.server import mcp
 from tests.factories import new_run, reload
 from tests.fake_llm import (
     PATH,
@@ -33,7 +35,7 @@ from worker.prompts import INSTRUCTIONS
 from worker.run import run_chat_job
 from worker.runtime import Runtime
 
-TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+TOOLS = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task", "list_reminders"}
 TIMEOUT_S = 0.5
 
 
@@ -145,14 +147,18 @@ class TestGeminiRequests:
             assert request.body.get("stream", False) is stream
             assert request.body["temperature"] == 0.2
             tools = request.body["tools"]
-            assert {t["function"]["name"] for t in tools} == TOOLS and len(tools) == 5
+            assert {t["function"]["name"] for t in tools} == TOOLS and len(tools) == len(TOOLS)
             for tool in tools:
                 assert tool["type"] == "function" and tool["function"]["description"]
                 parameters = tool["function"]["parameters"]
                 assert "user_id" not in parameters.get("properties", {})
                 assert "user_id" not in parameters.get("required", [])
-            assert request.body["messages"][:4] == [
-                {"role": "system", "content": INSTRUCTIONS},
+            system = request.body["messages"][0]
+            assert system["role"] == "system" and system["content"].startswith(INSTRUCTIONS)
+            assert re.search(
+                r"\nCurrent time: \S+\+00:00 \(\w+day\) in time zone UTC\.\n$", system["content"]
+            )
+            assert request.body["messages"][1:4] == [
                 {"role": "user", "content": "hi"},
                 {"role": "assistant", "content": "Hello!"},
                 {"role": "user", "content": "Add a task to buy groceries"},
@@ -266,6 +272,68 @@ class TestGeminiRequests:
         run, answer, _ = await reload(sessions, run.id)
         assert run.status == RunStatus.succeeded and answer.content == "Added both."
         assert [t.title for t in await tasks_of(sessions, user_id)] == ["Buy milk", "Walk the dog"]
+
+
+class TestGeminiPlanning:
+    async def test_the_users_zone_reaches_the_model_and_its_dated_call_is_stored(
+        self, runtime, fake, sessions, user_id
+    ) -> None:
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        from common.models import UserState
+
+        async with sessions() as s:
+            s.add(UserState(user_id=user_id, timezone="America/New_York"))
+            await s.commit()
+        day = datetime.now(ZoneInfo("America/New_York")).date() + timedelta(days=1)
+        due = f"{day}T17:00:00-05:00"
+        arguments = {
+            "title": "Call mom",
+            "description": "about her birthday party",
+            "due_at": due,
+            "priority": "high",
+            "tags": ["family"],
+            "remind_before_minutes": 30,
+        }
+        fake.set_script(
+            [tool_call("add_task", arguments), text("Added “Call mom”, due tomorrow at 5:00 PM.")]
+        )
+        run = await new_run(sessions, user_id, "call mom tomorrow at 5pm, it is about her birthday party")
+        await run_chat_job(runtime, run.id)
+
+        first, second = fake.requests
+        system = first.body["messages"][0]["content"]
+        assert re.search(
+            r"\nCurrent time: \S+-0[45]:00 \(\w+day\) in time zone America/New_York\.\n$", system
+        )
+        add = next(t for t in first.body["tools"] if t["function"]["name"] == "add_task")["function"]
+        optional = {"description", "due_at", "priority", "tags", "remind_at", "repeat"}
+        optional.add("remind_before_minutes")
+        assert set(add["parameters"]["properties"]) == {"title"} | optional
+        assert add["parameters"]["required"] == ["title"]
+        # Exactly the arguments the model sent were stored, and the result it read back is in its zone.
+        _, answer, calls = await reload(sessions, run.id)
+        assert [(c.name, c.arguments) for c in calls] == [("add_task", arguments)]
+        (task,) = await tasks_of(sessions, user_id)
+        assert task.due_at == datetime.fromisoformat(due) and (task.priority, task.tags) == (
+            "high",
+            ["family"],
+        )
+        result = json.loads(second.body["messages"][-1]["content"])
+        assert result["due_at"] == due and result["remind_at"] == f"{day}T16:30:00-05:00"
+        assert answer.content == "Added “Call mom”, due tomorrow at 5:00 PM."
+
+    def test_the_fake_rejects_what_gemini_rejects_and_the_worker_never_sends_it(self) -> None:
+        import asyncio
+
+        from tests.fake_llm import _gemini_schema_problem
+        from worker.tools import gemini_safe
+
+        raw = {t.name: t.parameters for t in asyncio.run(mcp.list_tools())}
+        assert _gemini_schema_problem(raw["update_task"], "update_task")
+        for name, schema in raw.items():
+            assert _gemini_schema_problem(gemini_safe(schema), name) is None
 
 
 class TestFakeGemini:

@@ -20,9 +20,12 @@ async def call(client: Client, name: str, **arguments: object):
 
 
 class TestToolDefinitions:
-    async def test_five_tools_with_output_schemas_and_annotations(self, client) -> None:
+    async def test_the_five_tools_and_list_reminders_with_output_schemas_and_annotations(
+        self, client
+    ) -> None:
         tools = {t.name: t for t in await client.list_tools()}
-        assert set(tools) == {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+        five = {"add_task", "list_tasks", "complete_task", "delete_task", "update_task"}
+        assert set(tools) == five | {"list_reminders"}
         for tool in tools.values():
             assert "user_id" in tool.input_schema["required"]
             assert tool.output_schema is not None and tool.description
