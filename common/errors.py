@@ -53,6 +53,11 @@ class RateLimited(TaskchatError):
         super().__init__(message, headers={"Retry-After": str(retry_after_s)})
 
 
+class InvalidInput(TaskchatError):
+    status_code = 422
+    code = "validation_error"
+
+
 class Unavailable(TaskchatError):
     status_code = 503
     code = "unavailable"

@@ -7,7 +7,6 @@ The same server runs in-process inside the worker and standalone over streamable
 
 import hmac
 import logging
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -19,11 +18,14 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from common import taskfields
 from common.models import DESCRIPTION_MAX, TAGS_MAX, TITLE_MAX
-from mcp_tools import tasks, values
+from common.taskfields import InvalidValue
+from common.tasks import Filters, Sort, Status, TaskList, TaskPublic, user_zone
+from common.tasks import list_tasks as list_task_rows
+from mcp_tools import tasks
 from mcp_tools.ledger import RunLedger, apply, bind_database, call_zone, in_process_meta
-from mcp_tools.tasks import CompletedTask, ReminderList, Sort, Status, TaskList, TaskPublic
-from mcp_tools.values import InvalidValue
+from mcp_tools.tasks import CompletedTask, ReminderList
 
 __all__ = ["bind_database", "call_in_process", "mcp"]
 
@@ -55,7 +57,7 @@ async def _run(user_id: str, work: Callable[[Connection, ZoneInfo], Any]) -> Any
     known = call_zone()
 
     def operation(conn: Connection) -> Any:
-        return work(conn, tasks.user_zone(conn, user_id, known))
+        return work(conn, user_zone(conn, user_id, known))
 
     try:
         return await apply(operation)
@@ -79,13 +81,13 @@ def _edit(
     return tasks.Edit(
         title=title,
         description=description,
-        due=values.moment("due_at", due_at, tz) if due_at else None,
+        due=taskfields.moment("due_at", due_at, tz) if due_at else None,
         clear_due=due_at == "",
-        priority=values.priority(priority) if priority else None,
-        tags=values.tags(tags) if tags is not None else None,
-        repeat=values.repeat_rule(repeat) if repeat else None,
+        priority=taskfields.priority(priority) if priority else None,
+        tags=taskfields.tags(tags) if tags is not None else None,
+        repeat=taskfields.repeat_rule(repeat) if repeat else None,
         clear_repeat=repeat == "",
-        remind_at=values.moment("remind_at", remind_at, tz).at if remind_at else None,
+        remind_at=taskfields.moment("remind_at", remind_at, tz).at if remind_at else None,
         remind_before_minutes=remind_before_minutes,
         clear_reminder=remind_at == "",
     )
@@ -201,21 +203,21 @@ async def list_tasks(
     due_after (inclusive) and due_before (exclusive) bound the due date, e.g. due today is due_after=today
     and due_before=tomorrow."""
     user = _user(user_id)
-    words = [w for w in re.findall(r"\w+", (query or "").lower()) if len(w) > 1][:8]
 
     def work(conn: Connection, tz: ZoneInfo) -> TaskList:
-        filters = tasks.Filters(
+        filters = Filters.read(
+            tz,
             status=status,
-            due_before=values.day_start("due_before", due_before, tz) if due_before else None,
-            due_after=values.day_start("due_after", due_after, tz) if due_after else None,
-            overdue=bool(overdue),
-            priority=values.priority(priority) if priority else None,
-            tag=values.tags([tag])[0] if tag and tag.strip(" #") else None,
-            words=words,
+            due_before=due_before,
+            due_after=due_after,
+            overdue=overdue,
+            priority=priority,
+            tag=tag,
+            query=query,
             sort=sort,
             limit=limit,
         )
-        return tasks.list_tasks(conn, user_id=user, tz=tz, filters=filters)
+        return list_task_rows(conn, user_id=user, tz=tz, filters=filters)
 
     return await _run(user, work)  # type: ignore[no-any-return]
 

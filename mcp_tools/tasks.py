@@ -1,27 +1,25 @@
-"""The task operations on the `Task` and `Reminder` tables, on a connection inside the caller's transaction
-(`mcp_tools.ledger.apply`, which commits). They are synchronous: they run in SQLAlchemy's greenlet with
-the ledger row that records them. Every statement is scoped by `user_id`; another user's task is simply
-not found. Times are stored in UTC and returned in the user's time zone.
-"""
+"""The task tools' changes on the `Task` and `Reminder` tables (the listing is `common.tasks`), on a
+connection inside the caller's transaction (`mcp_tools.ledger.apply`, which commits). They are
+synchronous: they run in SQLAlchemy's greenlet with the ledger row that records them. Every statement is
+scoped by `user_id`; another user's task is simply not found. Times are stored in UTC and returned in
+the user's time zone."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, case, delete, func, insert, nulls_last, select, update
+from pydantic import BaseModel
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
-from common.models import Priority, Reminder, ReminderStatus, Task, UserState
-from mcp_tools import values
-from mcp_tools.values import InvalidValue, Moment
+from common import taskfields
+from common.models import Priority, Reminder, ReminderStatus, Task
+from common.taskfields import InvalidValue, Moment
+from common.tasks import COLUMNS, PUBLIC, TaskPublic, public
 
-Status = Literal["all", "pending", "completed"]
-Sort = Literal["created", "due", "priority"]
 MAX_ACTIVE_REMINDERS = 500
-LIST_LIMIT = 100
 
 
 class TaskNotFound(Exception):
@@ -29,30 +27,8 @@ class TaskNotFound(Exception):
         super().__init__(f"Task {task_id} not found")
 
 
-class TaskPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    title: str
-    description: str | None
-    completed: bool
-    completed_at: datetime | None
-    due_at: datetime | None
-    all_day: bool
-    priority: Priority
-    tags: list[str]
-    remind_at: datetime | None = None
-    repeat: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
 class CompletedTask(TaskPublic):
     next: TaskPublic | None = None  # the next occurrence of a repeating task, created by completing it
-
-
-class TaskList(BaseModel):
-    tasks: list[TaskPublic]
 
 
 class ReminderPublic(BaseModel):
@@ -105,20 +81,7 @@ class Edit:
         return changes
 
 
-_pending_reminder = (
-    select(Reminder.remind_at)
-    .where(Reminder.task_id == Task.id, Reminder.status == ReminderStatus.pending)
-    .limit(1)
-    .scalar_subquery()
-    .label("remind_at")
-)
-_COLUMNS = [
-    Task.id, Task.title, Task.description, Task.completed, Task.completed_at, Task.due_at, Task.all_day,
-    Task.priority, Task.tags, Task.repeat, Task.created_at, Task.updated_at,
-]  # fmt: skip
-PUBLIC = [*_COLUMNS, _pending_reminder]
 _owned = (Task.user_id == bindparam("p_user_id"), Task.id == bindparam("p_task_id"))
-_ZONE = select(UserState.timezone).where(UserState.user_id == bindparam("user_id"))
 _ACTIVE_REMINDERS = select(func.count()).where(
     Reminder.user_id == bindparam("user_id"), Reminder.status == ReminderStatus.pending
 )
@@ -136,7 +99,7 @@ _COMPLETE = (
     update(Task)
     .where(Task.id == _before.c.id)
     .values(completed=True, completed_at=func.coalesce(Task.completed_at, func.now()), updated_at=func.now())
-    .returning(*_COLUMNS, _before.c.was_completed)
+    .returning(*COLUMNS, _before.c.was_completed)
 )
 _DELETE = delete(Task).where(*_owned).returning(*PUBLIC)
 _GET = select(*PUBLIC).where(*_owned)
@@ -146,23 +109,6 @@ _REMINDERS = (
     .where(Reminder.user_id == bindparam("user_id"), Reminder.status == ReminderStatus.pending)
     .order_by(Reminder.remind_at, Reminder.id)
 )
-_PRIORITY_RANK = case(
-    {Priority.urgent.value: 3, Priority.high.value: 2, Priority.normal.value: 1}, value=Task.priority, else_=0
-)
-
-
-def user_zone(conn: Connection, user_id: str, known: str | None = None) -> ZoneInfo:
-    """The user's zone: as the worker read it with the run, else as stored (UTC by default)."""
-    return values.zone(known if known else conn.execute(_ZONE, {"user_id": user_id}).scalar())
-
-
-def _public(row: Any, tz: ZoneInfo) -> TaskPublic:
-    task = TaskPublic.model_validate(row._mapping)
-    for name in ("due_at", "completed_at", "remind_at", "created_at", "updated_at"):
-        moment = getattr(task, name)
-        if moment is not None:
-            setattr(task, name, moment.astimezone(tz))
-    return task
 
 
 def _one(conn: Connection, statement: Any, params: dict[str, Any], task_id: int) -> Any:
@@ -187,7 +133,7 @@ def _schedule(
 
 def _reminder(edit: Edit, due: Moment | None) -> tuple[datetime, int | None] | None:
     if edit.remind_before_minutes is not None:
-        return values.reminder_before(due, edit.remind_before_minutes), edit.remind_before_minutes
+        return taskfields.reminder_before(due, edit.remind_before_minutes), edit.remind_before_minutes
     if edit.remind_at is not None:
         return edit.remind_at, None
     return None
@@ -201,11 +147,11 @@ def add_task(conn: Connection, *, user_id: str, tz: ZoneInfo, edit: Edit) -> Tas
     statement = insert(Task).values(
         user_id=user_id, completed=False, created_at=func.now(), updated_at=func.now(), **columns
     )
-    row = conn.execute(statement.returning(*_COLUMNS)).one()
+    row = conn.execute(statement.returning(*COLUMNS)).one()
     if reminder is not None:
         _schedule(conn, user_id=user_id, task_id=row.id, at=reminder[0], before_due_minutes=reminder[1])
-        return _public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": row.id}, row.id), tz)
-    return _public(row, tz)
+        return public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": row.id}, row.id), tz)
+    return public(row, tz)
 
 
 def update_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int, edit: Edit) -> TaskPublic:
@@ -214,7 +160,7 @@ def update_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int, e
         current = _one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
         if current.due_at is None:
             columns["due_at"], columns["all_day"] = _first(edit.repeat, tz)
-    statement = update(Task).where(*_owned).values(updated_at=func.now(), **columns).returning(*_COLUMNS)
+    statement = update(Task).where(*_owned).values(updated_at=func.now(), **columns).returning(*COLUMNS)
     row = _one(conn, statement, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
     due = Moment(row.due_at, row.all_day) if row.due_at else None
     reminder = _reminder(edit, due)
@@ -227,17 +173,17 @@ def update_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int, e
                 reminder = (moved, old.before_due_minutes) if moved > datetime.now(UTC) else None
     if reminder is not None:
         _schedule(conn, user_id=user_id, task_id=task_id, at=reminder[0], before_due_minutes=reminder[1])
-    return _public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
+    return public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
 
 
 def complete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int) -> CompletedTask:
     row = _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
     cancelled = conn.execute(_CANCEL_REMINDERS, {"p_task_id": task_id}).all()
-    task = CompletedTask.model_validate({**_public(row, tz).model_dump(), "remind_at": None})
+    task = CompletedTask.model_validate({**public(row, tz).model_dump(), "remind_at": None})
     if row.was_completed or not row.repeat or row.due_at is None:
         return task
     # The next occurrence, in the same transaction as the completion: never two, never none.
-    following = values.next_occurrence(row.repeat, Moment(row.due_at, row.all_day), tz)
+    following = taskfields.next_occurrence(row.repeat, Moment(row.due_at, row.all_day), tz)
     if following is None:
         return task
     edit = Edit(
@@ -263,47 +209,7 @@ def complete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int)
 
 
 def delete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int) -> TaskPublic:
-    return _public(_one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
-
-
-@dataclass
-class Filters:
-    status: Status = "all"
-    due_before: datetime | None = None
-    due_after: datetime | None = None
-    overdue: bool = False
-    priority: Priority | None = None
-    tag: str | None = None
-    words: list[str] = field(default_factory=list)
-    sort: Sort = "created"
-    limit: int = LIST_LIMIT
-
-
-def list_tasks(conn: Connection, *, user_id: str, tz: ZoneInfo, filters: Filters) -> TaskList:
-    statement = select(*PUBLIC).where(Task.user_id == user_id)
-    if filters.status != "all":
-        statement = statement.where(Task.completed.is_(filters.status == "completed"))
-    if filters.due_after is not None:
-        statement = statement.where(col(Task.due_at) >= filters.due_after)
-    if filters.due_before is not None:
-        statement = statement.where(col(Task.due_at) < filters.due_before)
-    if filters.overdue:
-        statement = statement.where(Task.completed.is_(False), col(Task.due_at) < func.now())
-    if filters.priority is not None:
-        statement = statement.where(Task.priority == filters.priority.value)
-    if filters.tag:
-        statement = statement.where(col(Task.tags).contains([filters.tag]))
-    if filters.words:
-        # Every word, as a prefix ("dent" finds "dentist"), stemmed like the index (models.SEARCH_CONFIG).
-        query = " & ".join(f"{word}:*" for word in filters.words)
-        statement = statement.where(Task.search.op("@@")(func.to_tsquery("english", query)))
-    order = {
-        "created": [Task.id],
-        "due": [nulls_last(col(Task.due_at).asc()), Task.id],
-        "priority": [_PRIORITY_RANK.desc(), nulls_last(col(Task.due_at).asc()), Task.id],
-    }[filters.sort]
-    rows = conn.execute(statement.order_by(*order).limit(filters.limit)).all()
-    return TaskList(tasks=[_public(row, tz) for row in rows])
+    return public(_one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
 
 
 def list_reminders(conn: Connection, *, user_id: str, tz: ZoneInfo) -> ReminderList:
@@ -317,7 +223,7 @@ def list_reminders(conn: Connection, *, user_id: str, tz: ZoneInfo) -> ReminderL
 
 
 def _first(rule: str, tz: ZoneInfo) -> tuple[datetime, bool]:
-    first = values.first_occurrence(rule, tz, datetime.now(UTC))
+    first = taskfields.first_occurrence(rule, tz, datetime.now(UTC))
     return first.at, first.all_day
 
 

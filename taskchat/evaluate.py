@@ -17,6 +17,7 @@ import httpx2
 
 from common.devkeys import mint_token
 from common.settings import get_settings
+from mcp_tools.ledger import META_TIMEZONE
 from taskchat.corpus import same_tasks, starting_arguments
 
 OTHER_TITLE = "OTHER-USER-SECRET plan"
@@ -55,8 +56,10 @@ class Tools:
         if not self.url:
             await self.db.close()
 
-    async def call(self, name: str, **arguments: Any) -> Any:
-        return (await self.client.call_tool(name, arguments)).structured_content
+    async def call(self, name: str, zone: str | None = None, **arguments: Any) -> Any:
+        # A service caller may say which zone its dates are meant in, as the worker does for a run.
+        meta = {META_TIMEZONE: zone} if zone else None
+        return (await self.client.call_tool(name, arguments, meta=meta)).structured_content
 
 
 async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Tools) -> Outcome:
@@ -67,9 +70,9 @@ async def run_case(case: dict[str, Any], *, http: httpx2.AsyncClient, tools: Too
     now = datetime.now(ZoneInfo(zone or "UTC"))  # the case's dates are relative to this
     ids = []
     for task in case.get("tasks", []):
-        added = await tools.call("add_task", user_id=user, **starting_arguments(task, now))
+        added = await tools.call("add_task", zone, user_id=user, **starting_arguments(task, now))
         if task.get("completed"):
-            await tools.call("complete_task", user_id=user, task_id=added["id"])
+            await tools.call("complete_task", zone, user_id=user, task_id=added["id"])
         ids.append(added["id"])
 
     headers = {"Authorization": f"Bearer {mint_token(get_settings(), user)}"}

@@ -90,7 +90,7 @@ class TestAdding:
             ({"tags": [f"t{n}" for n in range(11)]}, "At most 10 tags"),
             ({"tags": ["x" * 33]}, "A tag must be 1 to 32 characters"),
             ({"repeat": "every monday"}, "repeat: 'every monday' is not a valid RRULE"),
-            ({"repeat": "FREQ=MINUTELY"}, "not a daily, weekly, monthly or yearly RRULE"),
+            ({"repeat": "FREQ=MINUTELY"}, "not an hourly, daily, weekly, monthly or yearly RRULE"),
             ({"remind_at": "2020-01-01T09:00:00+00:00"}, "is in the past; nothing was scheduled"),
             ({"remind_before_minutes": 60}, "remind_before_minutes needs a task with a due time"),
         ],

@@ -1,5 +1,6 @@
-"""What the tools accept, read in the user's time zone: dates, priorities, tags and repeat rules. Each
-reader raises `InvalidValue` with a message that names the problem, before anything is written."""
+"""What the task tools and the task listing accept, read in the user's time zone: dates, priorities,
+tags and repeat rules. Each reader raises `InvalidValue` with a message that names the problem, before
+anything is written."""
 
 import re
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ PRIORITIES = ", ".join(p.value for p in Priority)
 # The end of an all-day task's day: it is due by then, and overdue after.
 END_OF_DAY = time(23, 59, 59)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A task may repeat daily at most: a rule of seconds, minutes or hours is no todo.
-_TOO_FREQUENT = re.compile(r"FREQ=(SECONDLY|MINUTELY|HOURLY)", re.IGNORECASE)
+# A task may repeat hourly at most: a rule of seconds or minutes is no todo.
+_TOO_FREQUENT = re.compile(r"FREQ=(SECONDLY|MINUTELY)", re.IGNORECASE)
 
 
 class InvalidValue(ValueError):
@@ -62,6 +63,11 @@ def day_start(field: str, value: str, tz: ZoneInfo) -> datetime:
     return read.at
 
 
+def search_words(query: str) -> list[str]:
+    """The words of a search, safe to put in a text-search query (letters and digits only)."""
+    return [word for word in re.findall(r"\w+", query.lower()) if len(word) > 1][:8]
+
+
 def priority(value: str) -> Priority:
     try:
         return Priority(value.strip().lower())
@@ -82,7 +88,7 @@ def tags(values: list[str]) -> list[str]:
 def repeat_rule(value: str) -> str:
     rule = value.strip().removeprefix("RRULE:").removeprefix("rrule:").strip()
     if len(rule) > REPEAT_MAX or _TOO_FREQUENT.search(rule) or "DTSTART" in rule.upper():
-        raise InvalidValue(f"repeat: {value!r} is not a daily, weekly, monthly or yearly RRULE")
+        raise InvalidValue(f"repeat: {value!r} is not an hourly, daily, weekly, monthly or yearly RRULE")
     try:
         parsed = rrulestr(rule, dtstart=datetime(2000, 1, 1))
     except (ValueError, TypeError):
