@@ -130,3 +130,46 @@ async def test_a_phone_sized_screen_shows_the_whole_page(browser, slow_stack, us
     )
     assert boxes and max(boxes) <= 390, boxes
     await page.screenshot(path=tmp_path / "chat-390.png")  # kept with the test's temp files, to look at
+
+
+SHOTS = os.environ.get("TASKCHAT_SCREENSHOTS")  # a folder to keep screenshots in, to look at
+
+
+async def test_the_task_panel_shows_a_new_task_live_with_its_due_time_and_tag(
+    browser, slow_stack, user_id, tmp_path
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin")
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    await page.goto(f"{slow_stack}/")
+    await page.fill("#dev-user", user_id)
+    await page.click("#get-token")
+    panel = page.locator("#tasks")
+    await expect(panel).to_be_visible()
+    await expect(panel).to_contain_text("Nothing to do")
+
+    await page.fill("#input", "add buy milk tomorrow at 9am #errands")
+    await page.press("#input", "Enter")
+    task = panel.locator(".task", has_text="Buy milk")
+    # Live, from the run's tool result, while the answer still streams (the slow model takes seconds).
+    await expect(task).to_be_visible(timeout=15_000)
+    assert await page.locator(".msg.assistant.streaming").count() == 1
+    await expect(task.locator(".due")).to_have_text("due tomorrow 9:00 AM")
+    await expect(task.locator(".tag")).to_have_text("#errands")
+    await expect(page.locator(".msg.assistant")).not_to_have_class(re.compile("streaming"), timeout=15_000)
+    await page.screenshot(path=f"{SHOTS or tmp_path}/tasks-panel-1280.png")
+
+    # On a phone the panel is one tap away and fits the width.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(panel).not_to_be_in_viewport()
+    await page.click("#tasks-toggle")
+    await expect(task).to_be_in_viewport()
+    # It slides in: wait for it to come to rest inside the screen.
+    await page.wait_for_function(
+        "() => document.getElementById('tasks').getBoundingClientRect().right <= 390"
+    )
+    assert await page.evaluate("document.documentElement.scrollWidth") == 390
+    await page.screenshot(path=f"{SHOTS or tmp_path}/tasks-panel-390.png")
+    assert problems == []
