@@ -164,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "idempotency-key",
             "last-event-id",
             "chatkit-frame-instance-id",
+            "x-timezone",
         ],
         expose_headers=["retry-after"],
         max_age=600,

@@ -99,7 +99,8 @@ async def handle(request: Request) -> Response:
             if not isinstance(item, UserMessageItem):
                 raise BadRequest("Only a user message can be retried.")
         if isinstance(parsed, ThreadsCreateReq | ThreadsAddUserMessageReq):
-            context.turn = await _submit(state, user_id, parsed)
+            zone = parsed.metadata.get("timezone") or request.headers.get("x-timezone")
+            context.turn = await _submit(state, user_id, parsed, zone)
         result = await SERVER.process(body, context)
         if isinstance(result, NonStreamingResult):
             return Response(result.json, media_type="application/json")
@@ -128,13 +129,18 @@ async def handle(request: Request) -> Response:
     )
 
 
-async def _submit(state: Any, user_id: str, parsed: ThreadsCreateReq | ThreadsAddUserMessageReq) -> Any:
-    """Store the user's message and its run and enqueue it: the chat endpoint's own path."""
+async def _submit(
+    state: Any, user_id: str, parsed: ThreadsCreateReq | ThreadsAddUserMessageReq, timezone: Any
+) -> Any:
+    """Store the user's message and its run and enqueue it: the chat endpoint's own path. The browser's
+    time zone comes as the request's `metadata.timezone` or an `X-Timezone` header."""
     conversation = (
         parse_id(parsed.params.thread_id, "thr") if isinstance(parsed, ThreadsAddUserMessageReq) else None
     )
     try:
-        chat = ChatRequest(message=_input_text(parsed.params.input), conversation_id=conversation)
+        chat = ChatRequest(
+            message=_input_text(parsed.params.input), conversation_id=conversation, timezone=timezone
+        )
     except ValidationError as exc:
         raise BadRequest(_problems(exc)) from None
     run, _ = await submit_message(

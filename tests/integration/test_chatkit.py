@@ -380,3 +380,31 @@ class TestBothProtocols:
         ).json()
         assert f"msg_{follow_up['messages'][-1]['id']}" == answer(frames)["id"]
         assert follow_up["messages"][-1]["tool_calls"][0]["name"] == "complete_task"
+
+
+class TestTimezone:
+    async def test_the_browsers_zone_in_the_request_metadata_is_used_and_remembered(
+        self, alice, sessions, user_id
+    ) -> None:
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        from common.models import Task, UserState
+
+        body = op("threads.create", input=user_input("call mom tomorrow at 5pm"))
+        body["metadata"] = {"timezone": "Australia/Sydney"}
+        await alice.stream(body)
+        async with sessions() as s:
+            assert (await s.get(UserState, user_id)).timezone == "Australia/Sydney"
+            (task,) = (await s.exec(select(Task).where(Task.user_id == user_id))).all()
+        tomorrow = datetime.now(ZoneInfo("Australia/Sydney")).date() + timedelta(days=1)
+        assert task.due_at == datetime(
+            tomorrow.year, tomorrow.month, tomorrow.day, 17, tzinfo=ZoneInfo("Australia/Sydney")
+        )
+
+    async def test_an_unknown_zone_is_a_bad_request_before_any_stream(self, alice, sessions, user_id) -> None:
+        body = op("threads.create", input=user_input("add milk"))
+        response = await alice.http.post(
+            alice.url, json=body, headers={**alice.headers, "X-Timezone": "Atlantis/Capital"}
+        )
+        assert response.status_code == 400 and "unknown time zone" in response.json()["error"]["message"]
