@@ -416,6 +416,75 @@ async def floor(runs: int = 200) -> None:
     report("Agents SDK alone, one two-turn run: CPU ms p50", f"{statistics.median(samples):.2f}")
 
 
+async def data_layer(calls: int = 1000) -> None:
+    """What the data layer costs: the chat's statements through `common.db` (SQLAlchemy Core on the
+    SQLModel tables, one greenlet hop each) against the same compiled SQL on the pool's own driver
+    connection; and what one tool call costs in-process (its effect and ledger row in one transaction)."""
+    print("8. the data layer: CPU per statement and per tool call")
+    from api.schemas import ChatRequest
+    from api.services.chat import _RESULT, _SUBMIT, submit_message
+    from mcp_tools.ledger import META_CALL_KEY, META_RUN_ID
+    from mcp_tools.server import call_in_process
+
+    rt = await _runtime()
+    user = f"layer-{uuid.uuid4().hex[:6]}"
+    run, _ = await submit_message(
+        rt.db, user_id=user, request=ChatRequest(message="x"), idempotency_key=None, max_inflight=10**6
+    )
+    submit = {"p_user_id": user, "p_conversation_id": None, "p_content": "x", "p_key": None}
+    submit |= {"p_timezone": None, "max_inflight": 10**6}
+    result = {"run_id": run.id, "p_user_id": user}
+
+    async def cpu_us(call: Callable[[], Awaitable[Any]]) -> float:
+        for _ in range(50):
+            await call()
+        best = []
+        for _ in range(3):
+            started = time.process_time()
+            for _ in range(calls):
+                await call()
+            best.append((time.process_time() - started) / calls * 1e6)
+        return min(best)
+
+    async with rt.db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.set_autocommit(True)
+        extra = 0.0
+        for name, statement, params in (("submit", _SUBMIT, submit), ("read-back", _RESULT, result)):
+            compiled = statement.compile(dialect=rt.db.engine.dialect)
+            sql, bound = str(compiled), compiled.construct_params(params)
+
+            async def raw(sql: str = sql, bound: dict[str, Any] = bound) -> None:
+                await (await driver.execute(sql, bound)).fetchall()
+
+            layered = await cpu_us(lambda statement=statement, params=params: rt.db.one(statement, params))
+            plain = await cpu_us(raw)
+            extra += layered - plain
+            report(
+                f"{name}: CPU µs through common.db / on the driver, same SQL", f"{layered:.0f} / {plain:.0f}"
+            )
+        report("what the layer adds per statement (mean of the two)", f"{extra / 2:.0f} µs")
+
+    counter = iter(range(10**9))
+
+    async def tool(name: str, arguments: dict[str, Any]) -> None:
+        meta = {META_RUN_ID: run.id, META_CALL_KEY: f"bench:{next(counter)}"}
+        result = await call_in_process(name, {"user_id": user, **arguments}, meta)
+        assert not result.is_error, result.content
+
+    add = await cpu_us(lambda: tool("add_task", {"title": "Buy milk"}))
+    dated = await cpu_us(
+        lambda: tool(
+            "add_task", {"title": "Call mom", "due_at": "2030-01-01T17:00:00+01:00", "tags": ["family"]}
+        )
+    )
+    listing = await cpu_us(lambda: tool("list_tasks", {"status": "pending", "sort": "due", "limit": 20}))
+    report("tool call, add_task (effect + ledger row): CPU µs", f"{add:.0f}")
+    report("tool call, add_task with due date and tags: CPU µs", f"{dated:.0f}")
+    report("tool call, list_tasks (20 of the user's tasks, by due date): CPU µs", f"{listing:.0f}")
+    await rt.close()
+
+
 def seed_conversation(user: str, messages: int) -> int:
     """Bulk-insert `messages` finished turns' worth of history (half questions, half answers)."""
     from sqlalchemy import create_engine, insert
@@ -646,6 +715,7 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "redis": idle_redis_cost,
     "sse": sse,
     "floor": floor,
+    "layer": data_layer,
     "quota": quota,
     "nopace": lambda: quota(paced=False),
     "locust": locust_quota,

@@ -109,7 +109,7 @@ def test_taskchat_dev_prints_lines_that_work_when_pasted(scratch: Path) -> None:
         assert "· add_task" in pasted.stdout and "Added “Call mom” (task 2)." in pasted.stdout
         assert "1. Buy milk (task 1)" in pasted.stdout and "2. Call mom (task 2)" in pasted.stdout
         assert pasted.stdout.endswith(
-            "tools: add_task, complete_task, delete_task, list_tasks, update_task\n"
+            "tools: add_task, complete_task, delete_task, list_reminders, list_tasks, update_task\n"
             "added task 3: Water the plants\n"
             "pending: Buy milk, Call mom, Water the plants\n"
             "completed task 3: True\n"

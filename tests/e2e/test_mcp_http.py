@@ -78,7 +78,7 @@ async def test_the_readme_example_client_runs_as_printed(mcp_url, sessions) -> N
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
     lines = stdout.decode().splitlines()
-    assert lines[0] == "tools: add_task, complete_task, delete_task, list_tasks, update_task"
+    assert lines[0] == "tools: add_task, complete_task, delete_task, list_reminders, list_tasks, update_task"
     added = re.fullmatch(r"added task (\d+): Water the plants", lines[1])
     assert added and lines[2].startswith("pending: ") and "Water the plants" in lines[2]
     assert lines[3:] == [f"completed task {added.group(1)}: True"]

@@ -22,8 +22,6 @@ UTC_DATETIME = sqlmodel.sql.sqltypes.UTCDateTime
 
 
 def upgrade() -> None:
-    # One GIN index over (user_id, tags) needs GIN operator classes for plain columns.
-    op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
     op.add_column("task", sa.Column("completed_at", UTC_DATETIME(), nullable=True))
     op.add_column("task", sa.Column("due_at", UTC_DATETIME(), nullable=True))
     op.add_column("task", sa.Column("all_day", sa.Boolean(), server_default="false", nullable=False))
@@ -46,7 +44,7 @@ def upgrade() -> None:
     # Tasks completed before completion times were kept: their last change is the best guess.
     op.execute("UPDATE task SET completed_at = updated_at WHERE completed")
     op.create_index("ix_task_user_id_due_at", "task", ["user_id", "due_at"])
-    op.create_index("ix_task_user_id_tags", "task", ["user_id", "tags"], postgresql_using="gin")
+    op.create_index("ix_task_tags", "task", ["tags"], postgresql_using="gin")
     op.create_index("ix_task_search", "task", ["search"], postgresql_using="gin")
 
     op.add_column(
@@ -86,7 +84,7 @@ def downgrade() -> None:
     op.drop_table("reminder")
     op.drop_column("userstate", "timezone")
     op.drop_index("ix_task_search", table_name="task")
-    op.drop_index("ix_task_user_id_tags", table_name="task")
+    op.drop_index("ix_task_tags", table_name="task")
     op.drop_index("ix_task_user_id_due_at", table_name="task")
     for column in ("search", "repeat", "tags", "priority", "all_day", "due_at", "completed_at"):
         op.drop_column("task", column)
