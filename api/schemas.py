@@ -45,6 +45,13 @@ def known_time_zones() -> frozenset[str]:
     return frozenset(available_timezones() | {"UTC"})
 
 
+def _zone_enum(schema: dict[str, Any]) -> None:
+    """The OpenAPI document lists the zones, so that clients (and schemathesis) know which are valid."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string":
+            option["enum"] = sorted(known_time_zones())
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -61,6 +68,7 @@ class ChatRequest(BaseModel):
         description="The user's IANA time zone (Europe/Berlin): dates are read and shown in it. It is "
         "remembered for the user; without one the last one given (or UTC) is used.",
         examples=["Europe/Berlin"],
+        json_schema_extra=lambda schema: _zone_enum(schema),
     )
 
     @field_validator("timezone")

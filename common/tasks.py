@@ -102,13 +102,14 @@ class Filters:
         sort: Sort = "created",
         limit: int = LIST_LIMIT,
     ) -> "Filters":
-        """The filters as the tools and the API take them, read in the user's zone."""
+        """The filters as the tools and the API take them, read in the user's zone (a value given empty is
+        an error; the tools drop empty values first, as models send them for "no filter")."""
         return cls(
             status=status,
-            due_before=taskfields.day_start("due_before", due_before, tz) if due_before else None,
-            due_after=taskfields.day_start("due_after", due_after, tz) if due_after else None,
+            due_before=taskfields.day_start("due_before", due_before, tz) if due_before is not None else None,
+            due_after=taskfields.day_start("due_after", due_after, tz) if due_after is not None else None,
             overdue=bool(overdue),
-            priority=taskfields.priority(priority) if priority else None,
+            priority=taskfields.priority(priority) if priority is not None else None,
             tag=taskfields.tags([tag])[0] if tag and tag.strip(" #") else None,
             words=taskfields.search_words(query or ""),
             sort=sort,

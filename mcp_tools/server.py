@@ -208,10 +208,10 @@ async def list_tasks(
         filters = Filters.read(
             tz,
             status=status,
-            due_before=due_before,
-            due_after=due_after,
+            due_before=due_before or None,
+            due_after=due_after or None,
             overdue=overdue,
-            priority=priority,
+            priority=priority or None,
             tag=tag,
             query=query,
             sort=sort,

@@ -47,6 +47,7 @@ class TestMcpOverHttp:
                 "complete_task",
                 "delete_task",
                 "update_task",
+                "list_reminders",
             }
             added = await client.call_tool("add_task", {"user_id": user_id, "title": "Over HTTP"})
             listed = await client.call_tool("list_tasks", {"user_id": user_id, "status": "pending"})

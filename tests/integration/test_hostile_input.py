@@ -592,7 +592,7 @@ class TestMethodsAndHeaders:
         await assert_nothing_stored(sessions, user_id)
 
     async def test_unknown_paths_are_404(self, http, user_id, auth) -> None:
-        for path in ("/api", "/api/", f"/api/{user_id}", f"/api/{user_id}/tasks", "/admin", "/%00"):
+        for path in ("/api", "/api/", f"/api/{user_id}", f"/api/{user_id}/tasks/1", "/admin", "/%00"):
             assert_error(await http.get(path, headers=auth), 404, "not_found")
 
     @pytest.mark.parametrize(

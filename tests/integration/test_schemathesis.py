@@ -13,6 +13,7 @@ import collections
 from typing import NamedTuple
 
 import httpx
+import pytest
 import schemathesis
 import schemathesis.engine
 from schemathesis.engine import Status, StopReason, events
@@ -27,6 +28,7 @@ USER_SCOPED = (
     "POST /api/{user_id}/chat",
     "GET /api/{user_id}/conversations",
     "GET /api/{user_id}/conversations/{conversation_id}/messages",
+    "GET /api/{user_id}/tasks",
 )
 
 
@@ -59,6 +61,11 @@ def pinned_to_user(document: dict) -> dict:
     return document
 
 
+# A request with a header the document does not name is no invalid request: HTTP lets clients send any
+# header (proxies, browsers and SDKs add their own), so an API that accepted it did right.
+UNKNOWN_HEADER = "in header - object with unexpected properties"
+
+
 def run_schemathesis(api_url: str, token: str) -> Outcome:
     config = schemathesis.Config.from_dict(
         {
@@ -72,6 +79,8 @@ def run_schemathesis(api_url: str, token: str) -> Outcome:
                 "database": "none",
             },
             "checks": {"enabled": True},
+            # Go on after a failure: one tolerated case (UNKNOWN_HEADER) must not end an operation's phase.
+            "continue-on-failure": True,
         }
     )
     document = httpx.get(f"{api_url}/openapi.json", timeout=10).raise_for_status().json()
@@ -96,6 +105,8 @@ def run_schemathesis(api_url: str, token: str) -> Outcome:
                 for check in checks:
                     if check.status == Status.FAILURE and check.failure_info is not None:
                         failure = check.failure_info.failure
+                        if UNKNOWN_HEADER in failure.message:
+                            continue
                         outcome.failures.append(
                             f"[{check.name}] {recorder.label}: {failure.title}: {failure.message}\n"
                             f"    {check.failure_info.code_sample}"
@@ -110,6 +121,7 @@ def run_schemathesis(api_url: str, token: str) -> Outcome:
     return outcome
 
 
+@pytest.mark.timeout(420)  # some 3,000 requests, on two shared cores
 def test_the_api_keeps_its_schema_and_never_fails(api_url, settings) -> None:
     outcome = run_schemathesis(api_url, mint_token(settings, USER))
     total = sum(outcome.sent.values())

@@ -77,7 +77,7 @@ class TestTasksEndpoint:
     async def test_bad_filters_are_422_with_the_problem_named(self, http, auth, user_id) -> None:
         for params, words in (
             ({"due_before": "friday"}, "due_before: 'friday' is not an ISO 8601"),
-            ({"priority": "meh"}, "priority must be one of low, normal, high, urgent"),
+            ({"priority": "meh"}, "priority: Input should be 'low', 'normal', 'high' or 'urgent'"),
             ({"sort": "title"}, "sort"),
             ({"limit": 0}, "limit"),
             ({"timezone": "Nowhere"}, "unknown time zone"),

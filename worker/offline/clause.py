@@ -39,6 +39,7 @@ STARTER = re.compile(
 )
 
 
+PREAMBLE_WITHIN = 300
 _WH = re.compile(r"^(?:what|which|who|whom|whose|where|when|why|how)\b", re.I)
 _NEGATED = re.compile(r"\b(?:not|never|no longer|nope)\b|n't\b|\bnot yet\b", re.I)
 
@@ -262,8 +263,9 @@ def _parse(text: Text, clause: str, *, question: bool) -> list[Intent]:
     if (labelled := leading_priority(clause)) and (rest := _parse(text, labelled[0], question=question)):
         if rest[0].kind == "add":  # "urgent: fix the sink"
             return [dataclasses.replace(i, priority=labelled[1], guessed=False) for i in rest]
-    # "So I was thinking, could you add …": what follows a preamble may be the request
-    if m := re.match(r"^[^,:;]{3,60}[,:;]\s+(.+)$", clause):
+    # "So I was thinking, could you add …": what follows a preamble may be the request. Not in a long
+    # clause: each comma would start another reading of the rest (quadratic in a pasted list).
+    if len(clause) <= PREAMBLE_WITHIN and (m := re.match(r"^[^,:;]{3,60}[,:;]\s+(.+)$", clause)):
         rest = parse_clause(text, m.group(1))
         if rest[0].kind != "chat" and not rest[0].guessed:
             return rest
