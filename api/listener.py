@@ -8,6 +8,10 @@ channel, waiting for Redis to confirm before it reads what the run's stream alre
 
 Events are dispatched to per-request queues by run id. If the connection drops, the reader reconnects
 and resubscribes; waiters fall back to reading the run's status from Postgres meanwhile.
+
+The same connection carries the users' event-feed nudges (`follow`): a channel is subscribed while at
+least one stream of this process follows it. After a reconnection every follower is nudged, since
+whatever was published meanwhile is gone.
 """
 
 import asyncio
@@ -30,7 +34,9 @@ class RunListener:
         self.redis_url, self.prefix = redis_url, prefix
         self.reply_channel = reply_channel(prefix, uuid.uuid4().hex)
         self._queues: dict[int, set[asyncio.Queue[RunEvent]]] = defaultdict(set)
-        self._subscribed: dict[str, int] = {}  # run channels followed, with how many requests follow each
+        self._followers: dict[str, set[asyncio.Queue[bytes | None]]] = defaultdict(set)
+        # Channels subscribed besides the reply channel, with how many requests follow each.
+        self._subscribed: dict[str, int] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._client: aredis.Redis | None = None
         self._pubsub: Any = None
@@ -59,21 +65,42 @@ class RunListener:
         name = channel(self.prefix, run_id)
         try:
             if subscribe:
-                self._subscribed[name] = self._subscribed.get(name, 0) + 1
-                if self._subscribed[name] == 1 and self.connected.is_set():
-                    await self._subscribe(name)
+                await self._hold(name)
             yield queue
         finally:
             self._queues[run_id].discard(queue)
             if not self._queues[run_id]:
                 del self._queues[run_id]
             if subscribe:
-                self._subscribed[name] -= 1
-                if not self._subscribed[name]:
-                    del self._subscribed[name]
-                    if self.connected.is_set():
-                        with contextlib.suppress(Exception):
-                            await self._pubsub.unsubscribe(name)
+                await self._release(name)
+
+    @contextlib.asynccontextmanager
+    async def follow(self, name: str) -> AsyncIterator[asyncio.Queue[bytes | None]]:
+        """What is published on the channel `name`, subscribed (and confirmed) before this yields; None
+        after a reconnection (anything may have been missed)."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._followers[name].add(queue)
+        try:
+            await self._hold(name)
+            yield queue
+        finally:
+            self._followers[name].discard(queue)
+            if not self._followers[name]:
+                del self._followers[name]
+            await self._release(name)
+
+    async def _hold(self, name: str) -> None:
+        self._subscribed[name] = self._subscribed.get(name, 0) + 1
+        if self._subscribed[name] == 1 and self.connected.is_set():
+            await self._subscribe(name)
+
+    async def _release(self, name: str) -> None:
+        self._subscribed[name] -= 1
+        if not self._subscribed[name]:
+            del self._subscribed[name]
+            if self.connected.is_set():
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(name)
 
     async def _subscribe(self, name: str) -> None:
         confirmed = self._confirmed.setdefault(name, asyncio.get_running_loop().create_future())
@@ -95,6 +122,9 @@ class RunListener:
                 self._pubsub = self._client.pubsub()
                 await self._pubsub.subscribe(self.reply_channel, *self._subscribed)
                 self.connected.set()
+                for followers in self._followers.values():
+                    for follower in followers:
+                        follower.put_nowait(None)
                 delay = 0.1
                 while True:
                     message = await self._pubsub.get_message(timeout=None)
@@ -117,6 +147,12 @@ class RunListener:
             if future and not future.done():
                 future.set_result(None)
         elif message["type"] == "message":
+            name = message["channel"]
+            followers = self._followers.get(name.decode() if isinstance(name, bytes) else name)
+            if followers:
+                for follower in followers:
+                    follower.put_nowait(message["data"])
+                return
             try:
                 event = decode_pubsub(message["data"])
             except ValueError:

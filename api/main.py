@@ -21,7 +21,7 @@ from api.auth import TokenVerifier
 from api.listener import RunListener
 from api.middleware import BodyLimit, OriginGuard, error
 from api.observability import WAITING, MetricsMiddleware, RequestIdMiddleware
-from api.routes import chat, conversations, health, tasks
+from api.routes import chat, conversations, events, health, tasks
 from api.routes import page as chat_page
 from common.db import Database
 from common.errors import TaskchatError
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(tasks.router)
+    app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(chat_page.router)  # the built-in chat page at / (and its dev token)
 

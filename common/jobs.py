@@ -22,6 +22,9 @@ from common.settings import Settings
 
 CHAT_QUEUE = "chat"
 RUN_CHAT = "chat.run"
+# Reminders have a queue of their own, so that a delivery never waits behind chat runs.
+REMINDER_QUEUE = "reminders"
+DELIVER_REMINDER = "reminder.deliver"
 WAKE_TOKENS_KEPT = 64
 # How long a consumer blocks or sleeps on an empty queue, whatever the worker's `--worker-timeout`: it is
 # also how often a consumer heartbeats and how late a delayed message (a run put back to keep a
@@ -96,30 +99,50 @@ def make_broker(settings: Settings, *, max_connections: int = 64) -> WakeRedisBr
     )
 
 
-# KEYS: the queue's list, its messages hash, its wake list. ARGV: message id, message, wake tokens kept.
-# What Dramatiq's `enqueue` writes (brokers/redis/dispatch.lua), plus the wake token, in one call.
+# KEYS: the queue's list, its messages hash, its wake list. ARGV: wake tokens kept (0: a delay queue,
+# which is polled, not woken), then message id and message, for each message. What Dramatiq's `enqueue`
+# writes (brokers/redis/dispatch.lua), plus the wake token, in one call.
 _ENQUEUE = """
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LPUSH', KEYS[3], 1)
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('RPUSH', KEYS[1], ARGV[i])
+end
+if tonumber(ARGV[1]) > 0 then
+  redis.call('LPUSH', KEYS[3], 1)
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[1]) - 1)
+end
 """
 
 
 class RunQueue:
-    """Sends jobs from the API's event loop in one round trip, where the broker's `enqueue` would block
-    a thread for two (its Lua call, then the wake token)."""
+    """Sends jobs from an event loop in one round trip, where the broker's `enqueue` would block a
+    thread for two (its Lua call, then the wake token)."""
 
     def __init__(self, client: aredis.Redis, settings: Settings) -> None:
         self.namespace = broker_namespace(settings)
         self._script = client.register_script(_ENQUEUE)
 
     async def send(self, message: dramatiq.Message) -> None:
-        message_id = str(uuid4())  # per delivery, as the broker does: a message may be sent again
-        queue = f"{self.namespace}:{message.queue_name}"
-        encoded = message.copy(options={"redis_message_id": message_id}).encode()
-        keys = [queue, f"{queue}.msgs", wake_key(self.namespace, message.queue_name)]
-        await self._script(keys=keys, args=[message_id, encoded, WAKE_TOKENS_KEPT])
+        await self.send_many([message])
+
+    async def send_many(self, messages: list[dramatiq.Message], *, eta_ms: list[int] | None = None) -> None:
+        """Messages of one queue; with `eta_ms` (Unix milliseconds, one per message) they are delayed
+        messages: a worker holds each until its time, then runs it (Dramatiq's `enqueue(delay=…)`)."""
+        if not messages:
+            return
+        queue_name = messages[0].queue_name
+        args: list[object] = [0 if eta_ms is not None else WAKE_TOKENS_KEPT]
+        for n, message in enumerate(messages):
+            message_id = str(uuid4())  # per delivery, as the broker does: a message may be sent again
+            if eta_ms is None:
+                sent = message.copy(options={"redis_message_id": message_id})
+            else:
+                sent = message.copy(
+                    queue_name=dq_name(queue_name), options={"redis_message_id": message_id, "eta": eta_ms[n]}
+                )
+            args += [message_id, sent.encode()]
+        queue = f"{self.namespace}:{dq_name(queue_name) if eta_ms is not None else queue_name}"
+        await self._script(keys=[queue, f"{queue}.msgs", wake_key(self.namespace, queue_name)], args=args)
 
 
 def run_chat_message(
@@ -134,4 +157,10 @@ def run_chat_message(
         kwargs["stream"] = True
     return dramatiq.Message(
         queue_name=CHAT_QUEUE, actor_name=RUN_CHAT, args=(run_id,), kwargs=kwargs, options={}
+    )
+
+
+def reminder_message(reminder_id: int) -> dramatiq.Message:
+    return dramatiq.Message(
+        queue_name=REMINDER_QUEUE, actor_name=DELIVER_REMINDER, args=(reminder_id,), kwargs={}, options={}
     )

@@ -95,9 +95,6 @@ class Task(SQLModel, table=True):
     )
 
 
-_PENDING = text("status = 'pending'")
-
-
 class Reminder(SQLModel, table=True):
     """A reminder of a task at a time: pending until a worker delivers it (once: the delivery claims it
     by its status) or the task is completed, changed or deleted."""
@@ -117,6 +114,9 @@ class Reminder(SQLModel, table=True):
     # Set for "an hour before it's due": the reminder moves with the due date.
     before_due_minutes: int | None = None
     status: ReminderStatus = Field(default=ReminderStatus.pending, sa_type=String(16))
+    # Whether its delivery message was sent to the queue (with a delay: a Dramatiq delayed message). A
+    # reminder further ahead than the queue's horizon gets its message from the sweeper later.
+    enqueued: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
     # The assistant message that delivered it; unique, so no reminder is ever told twice.
@@ -137,7 +137,24 @@ class UserState(SQLModel, table=True):
     timezone: str = Field(
         default="UTC", sa_column=Column(String(TIMEZONE_MAX), nullable=False, server_default="UTC")
     )
+    # The number of the user's last `Event`: taking the next one locks this row until the commit, so
+    # the user's events are numbered in the order they commit.
+    event_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """What changed for a user, for the clients that follow `GET /api/{user_id}/events`: task changes
+    and delivered reminders, numbered 1, 2, 3… per user in commit order. Kept for a while
+    (`EVENTS_KEEP_HOURS`), so that a client that reconnects catches up from here."""
+
+    __table_args__ = (Index("ix_event_created_at", "created_at"),)
+
+    user_id: str = Field(primary_key=True, max_length=USER_ID_MAX)
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=16)  # task | reminder
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Conversation(SQLModel, table=True):

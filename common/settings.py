@@ -59,10 +59,13 @@ class Settings(BaseSettings):
     mcp_service_token: str | None = None
 
     chat_timeout_s: float = 30.0
-    # The sweeper re-enqueues runs still queued after this long (their queue message was lost).
+    # The sweeper re-enqueues runs still queued after this long, and reminders still undelivered this long
+    # after their time (their queue message was lost).
     sweep_queued_after_s: float = 20.0
     sweep_interval_s: float = 5.0
     stream_timeout_s: float = 300.0
+    # How long the per-user event feed keeps events (a client that was away longer reloads instead).
+    events_keep_hours: float = 24.0
     # Seconds the offline model waits per answer (streamed out gradually): simulates a real model for demos.
     offline_model_delay_s: float = 0.0
     history_max_messages: int = 20

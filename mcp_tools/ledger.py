@@ -4,6 +4,8 @@ When a call carries a run's metadata (`taskchat/run_id`, `taskchat/call_key`), i
 same transaction as its effect, so that a retried run that makes the same call again gets the recorded
 result instead of a second effect. A task operation and its ledger row run in one hop into SQLAlchemy's
 greenlet (`Database.run_in_transaction`): the transaction costs its round trips, not an await each.
+The change's events for the user's feed are written last in that transaction; the new reminders' queue
+messages and the feed's nudge are sent after the commit, never inside it (`common.userevents`).
 """
 
 import asyncio
@@ -26,8 +28,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from common import userevents
 from common.db import UNAVAILABLE, Database
 from common.models import Run, ToolCall
+from common.userevents import AfterCommit
 
 META_RUN_ID = "taskchat/run_id"
 META_CALL_KEY = "taskchat/call_key"
@@ -38,30 +42,38 @@ META_TIMEZONE = "taskchat/timezone"
 
 # The metadata of a call made in-process, without an MCP request (see `server.call_in_process`).
 in_process_meta: ContextVar[dict[str, Any] | None] = ContextVar("taskchat_tool_meta", default=None)
-# A database pool belongs to the event loop it runs on, so the binding is per loop.
-_databases: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database]" = weakref.WeakKeyDictionary()
-_default_database: Database | None = None
+# A database pool (and a Redis client) belongs to the event loop it runs on, so the binding is per loop.
+_Binding = tuple[Database, AfterCommit | None]
+_bindings: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Binding]" = weakref.WeakKeyDictionary()
+_default_binding: _Binding | None = None
 
 
-def bind_database(db: Database | None) -> Database | None:
-    """Give the tools their database (the hosting process owns the pool); returns the one it replaces."""
-    global _default_database
+def bind_database(db: Database | None, after_commit: AfterCommit | None = None) -> Database | None:
+    """Give the tools their database and what tells Redis about their commits (the hosting process owns
+    both; without `after_commit`, new reminders wait for the sweeper and the feed for its readers' poll).
+    Returns the database it replaces."""
+    global _default_binding
+    binding = (db, after_commit) if db is not None else None
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # bound before the server's loop starts (`taskchat mcp`)
-        previous, _default_database = _default_database, db
-        return previous
-    previous = _databases.pop(loop, None)
-    if db is not None:
-        _databases[loop] = db
-    return previous
+        previous, _default_binding = _default_binding, binding
+        return previous[0] if previous else None
+    replaced = _bindings.pop(loop, None)
+    if binding is not None:
+        _bindings[loop] = binding
+    return replaced[0] if replaced else None
+
+
+def _binding() -> _Binding:
+    binding = _bindings.get(asyncio.get_running_loop(), _default_binding)
+    if binding is None:
+        raise RuntimeError("mcp_tools.ledger.bind_database() was not called")
+    return binding
 
 
 def database() -> Database:
-    db = _databases.get(asyncio.get_running_loop(), _default_database)
-    if db is None:
-        raise RuntimeError("mcp_tools.ledger.bind_database() was not called")
-    return db
+    return _binding()[0]
 
 
 @dataclass
@@ -100,17 +112,23 @@ async def apply(operation: Callable[..., BaseModel], **kwargs: Any) -> Any:
     """Runs a task operation (`operation(connection, **kwargs)`, synchronous) and, for a run's call, its
     ledger row, in one transaction."""
     call = _call.get()
+    db, after_commit = _binding()
 
-    def work(conn: Connection) -> BaseModel:
+    def work(conn: Connection) -> tuple[BaseModel, userevents.Pending | None]:
+        userevents.begin(conn)
         result = operation(conn, **kwargs)
         if call is not None and call.recorded:
             _record(conn, call, result=result.model_dump(mode="json"), error=None)
-        return result
+        # Last: the user's row it locks comes after the run's, as in every transaction that takes both.
+        return result, userevents.finish(conn)
 
     try:
-        return await database().run_in_transaction(work)
+        result, pending = await db.run_in_transaction(work)
     except IntegrityError:
         raise AlreadyMade() from None
+    if after_commit is not None:
+        await after_commit.send(pending)
+    return result
 
 
 class RunLedger(Middleware):

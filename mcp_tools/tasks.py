@@ -2,7 +2,8 @@
 connection inside the caller's transaction (`mcp_tools.ledger.apply`, which commits). They are
 synchronous: they run in SQLAlchemy's greenlet with the ledger row that records them. Every statement is
 scoped by `user_id`; another user's task is simply not found. Times are stored in UTC and returned in
-the user's time zone."""
+the user's time zone. Every change is noted as an event of the user's feed, and every new reminder due
+soon for its queue message (`common.userevents`): both are written or sent when the transaction ends."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
-from common import taskfields
+from common import taskfields, userevents
 from common.models import Priority, Reminder, ReminderStatus, Task
 from common.taskfields import InvalidValue, Moment
 from common.tasks import COLUMNS, PUBLIC, TaskPublic, public
@@ -92,7 +93,9 @@ _CANCEL_REMINDERS = (
     .returning(Reminder.remind_at, Reminder.before_due_minutes)
 )
 _CANCEL_RELATIVE = _CANCEL_REMINDERS.where(col(Reminder.before_due_minutes).is_not(None))
-_ADD_REMINDER = insert(Reminder).values(status=ReminderStatus.pending, created_at=func.now())
+_ADD_REMINDER = (
+    insert(Reminder).values(status=ReminderStatus.pending, created_at=func.now()).returning(Reminder.id)
+)
 # Completing: the row as it was (was it completed already?) and as it is now.
 _before = select(Task.id, Task.completed.label("was_completed")).where(*_owned).with_for_update().subquery()
 _COMPLETE = (
@@ -118,17 +121,37 @@ def _one(conn: Connection, statement: Any, params: dict[str, Any], task_id: int)
     return row
 
 
+def _in_future(at: datetime) -> datetime:
+    if at <= datetime.now(UTC):
+        raise InvalidValue(f"Reminder time {at.isoformat()} is in the past; nothing was scheduled")
+    return at
+
+
 def _schedule(
     conn: Connection, *, user_id: str, task_id: int, at: datetime, before_due_minutes: int | None
 ) -> None:
-    if at <= datetime.now(UTC):
-        raise InvalidValue(f"Reminder time {at.isoformat()} is in the past; nothing was scheduled")
+    _in_future(at)
     if conn.execute(_ACTIVE_REMINDERS, {"user_id": user_id}).scalar_one() >= MAX_ACTIVE_REMINDERS:
         raise InvalidValue(f"You already have {MAX_ACTIVE_REMINDERS} reminders waiting; remove some first")
-    conn.execute(
+    soon = at <= datetime.now(UTC) + userevents.HORIZON
+    reminder_id = conn.execute(
         _ADD_REMINDER,
-        {"user_id": user_id, "task_id": task_id, "remind_at": at, "before_due_minutes": before_due_minutes},
-    )
+        {
+            "user_id": user_id,
+            "task_id": task_id,
+            "remind_at": at,
+            "before_due_minutes": before_due_minutes,
+            "enqueued": soon,
+        },
+    ).scalar_one()
+    if soon:
+        userevents.note_reminder(conn, reminder_id, at)
+
+
+def _changed(conn: Connection, user_id: str, change: str, task: TaskPublic) -> None:
+    """An event of the user's feed: the task as it is now (as it was, when deleted)."""
+    data = {"change": change, "task": TaskPublic.model_validate(task).model_dump(mode="json")}
+    userevents.note_event(conn, user_id, "task", data)
 
 
 def _reminder(edit: Edit, due: Moment | None) -> tuple[datetime, int | None] | None:
@@ -144,14 +167,19 @@ def add_task(conn: Connection, *, user_id: str, tz: ZoneInfo, edit: Edit) -> Tas
     if edit.repeat and edit.due is None:
         columns["due_at"], columns["all_day"] = _first(edit.repeat, tz)
     reminder = _reminder(edit, _due(columns))
+    if reminder is not None:
+        _in_future(reminder[0])  # before the insert: completing a repeating task retries without it
     statement = insert(Task).values(
         user_id=user_id, completed=False, created_at=func.now(), updated_at=func.now(), **columns
     )
     row = conn.execute(statement.returning(*COLUMNS)).one()
     if reminder is not None:
         _schedule(conn, user_id=user_id, task_id=row.id, at=reminder[0], before_due_minutes=reminder[1])
-        return public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": row.id}, row.id), tz)
-    return public(row, tz)
+        task = public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": row.id}, row.id), tz)
+    else:
+        task = public(row, tz)
+    _changed(conn, user_id, "added", task)
+    return task
 
 
 def update_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int, edit: Edit) -> TaskPublic:
@@ -173,13 +201,16 @@ def update_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int, e
                 reminder = (moved, old.before_due_minutes) if moved > datetime.now(UTC) else None
     if reminder is not None:
         _schedule(conn, user_id=user_id, task_id=task_id, at=reminder[0], before_due_minutes=reminder[1])
-    return public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
+    task = public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
+    _changed(conn, user_id, "updated", task)
+    return task
 
 
 def complete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int) -> CompletedTask:
     row = _one(conn, _COMPLETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id)
     cancelled = conn.execute(_CANCEL_REMINDERS, {"p_task_id": task_id}).all()
     task = CompletedTask.model_validate({**public(row, tz).model_dump(), "remind_at": None})
+    _changed(conn, user_id, "completed", task)
     if row.was_completed or not row.repeat or row.due_at is None:
         return task
     # The next occurrence, in the same transaction as the completion: never two, never none.
@@ -209,7 +240,9 @@ def complete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int)
 
 
 def delete_task(conn: Connection, *, user_id: str, tz: ZoneInfo, task_id: int) -> TaskPublic:
-    return public(_one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
+    task = public(_one(conn, _DELETE, {"p_user_id": user_id, "p_task_id": task_id}, task_id), tz)
+    _changed(conn, user_id, "deleted", task)
+    return task
 
 
 def list_reminders(conn: Connection, *, user_id: str, tz: ZoneInfo) -> ReminderList:

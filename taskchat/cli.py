@@ -203,9 +203,14 @@ def _mcp(args: argparse.Namespace) -> None:
     # Every tool call needs the database: without it, fail now, not as "Internal server error" per call.
     if problem := unreachable(settings.database_url, timeout_s=10):
         sys.exit(f"taskchat mcp: {problem}")
+    import redis.asyncio as aredis
+
+    from common.userevents import AfterCommit
     from mcp_tools import server
 
-    server.bind_database(Database(settings))  # connects on first use
+    # Both connect on first use. Redis gets the new reminders' queue messages and the feed's nudges.
+    client = aredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    server.bind_database(Database(settings), AfterCommit(client, settings))
     if args.transport == "stdio":
         server.mcp.run(transport="stdio", show_banner=False)
         return

@@ -23,6 +23,11 @@ MODEL_SECONDS = Histogram(
     buckets=(0.005, 0.05, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
 )
 MODEL_ERRORS = Counter("taskchat_model_errors_total", "Runs that failed in the model.", ["kind"])
+REMINDERS_LATE = Histogram(
+    "taskchat_reminder_delivery_delay_seconds",
+    "Delivered reminders: from the reminder's time to its delivery.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)
 
 # The shared Gemini pace (worker/gemini.py, worker/pace.py).
 LIMITER_WAIT = Histogram(

@@ -11,6 +11,7 @@ from agents.mcp.util import MCPUtil
 from common.db import Database
 from common.events import RunEventPublisher
 from common.settings import Settings, get_settings
+from common.userevents import AfterCommit
 from mcp_tools.server import bind_database
 from worker.lease import LeaseKeeper
 from worker.models import make_model
@@ -28,6 +29,7 @@ class Runtime:
     tools: TaskTools
     model: Model
     leases: LeaseKeeper
+    after_commit: AfterCommit
     # The MCP tools as the SDK's function tools, converted once: handing the agent `mcp_servers` makes the
     # SDK list and convert (deep-copy) every schema on every model turn.
     function_tools: list[FunctionTool] = field(default_factory=list)
@@ -37,9 +39,10 @@ class Runtime:
     async def create(cls, settings: Settings) -> "Runtime":
         # Runs wait for a connection rather than fail: the API answers fast, the worker finishes.
         db = Database(settings, pool_size=20, timeout_s=30.0)
-        replaced = bind_database(db)
         pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
         client = aredis.Redis(connection_pool=pool)
+        after_commit = AfterCommit(client, settings)
+        replaced = bind_database(db, after_commit)
         tools = TaskTools(url=settings.mcp_url, token=settings.mcp_service_token)
         await tools.connect()
         function_tools = [
@@ -54,6 +57,7 @@ class Runtime:
             tools,
             make_model(settings, client),
             LeaseKeeper(db),
+            after_commit,
             function_tools,
             replaced,
         )

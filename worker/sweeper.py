@@ -1,9 +1,12 @@
-"""Re-enqueues runs whose queue message was lost, so that every accepted message gets an answer.
+"""Re-enqueues runs whose queue message was lost, so that every accepted message gets an answer; sends
+reminders their delivery messages; prunes the users' event feeds.
 
 A run stays `queued` in Postgres when the broker was down at submit time (the API answered 503) or when
 Redis lost its queue in a restart; a run stays `running` when its worker and its message were both lost.
-Every worker process sweeps, but a short Redis lock lets only one of them do it per interval. A run
-enqueued twice is harmless: the run's lease and the finished-run check make the extra delivery a no-op.
+A reminder stays `pending` past its time when its delayed message was lost the same ways. Every worker
+process sweeps, but a short Redis lock lets only one of them do it per interval. A run or a reminder
+enqueued twice is harmless: the run's lease and the finished-run check, and the reminder's claim, make
+the extra delivery a no-op.
 """
 
 import asyncio
@@ -14,8 +17,11 @@ import dramatiq
 from sqlalchemy import Interval, and_, bindparam, func, or_, select, update
 from sqlmodel import col
 
+from common import userevents
+from common.db import Database
 from common.jobs import run_chat_message
-from common.models import UNFINISHED, Run, RunStatus, UserState
+from common.models import UNFINISHED, Reminder, ReminderStatus, Run, RunStatus, UserState
+from common.userevents import AfterCommit
 from worker.runtime import Runtime
 
 log = logging.getLogger("taskchat.sweeper")
@@ -64,6 +70,56 @@ _RECOUNT = (
 )
 
 
+REMINDER_BATCH = 1000
+# Reminders past their time by more than the grace, still pending: their message was lost.
+_OVERDUE = (
+    select(Reminder.id)
+    .where(
+        Reminder.status == ReminderStatus.pending,
+        Reminder.remind_at < func.now() - bindparam("grace", type_=Interval()),
+    )
+    .order_by(Reminder.remind_at)
+    .limit(REMINDER_BATCH)
+)
+# Reminders that were further ahead than the queue's horizon when written, and now come within it.
+_coming = (
+    select(Reminder.id)
+    .where(
+        Reminder.status == ReminderStatus.pending,
+        Reminder.enqueued.is_(False),  # type: ignore[attr-defined]
+        Reminder.remind_at <= func.now() + bindparam("horizon", type_=Interval()),
+    )
+    .order_by(Reminder.remind_at)
+    .limit(REMINDER_BATCH)
+)
+_ENQUEUE_COMING = (
+    update(Reminder)
+    .where(col(Reminder.id).in_(_coming))
+    .values(enqueued=True)
+    .returning(Reminder.id, Reminder.remind_at)
+)
+
+
+async def sweep_reminders(db: Database, after_commit: AfterCommit, *, grace: timedelta) -> tuple[int, int]:
+    """Messages for reminders that lost theirs (delivered at once) and for those coming within the
+    horizon (delayed to their time); how many of each."""
+    overdue = [row["id"] for row in await db.all(_OVERDUE, {"grace": grace})]
+    if overdue:
+        await after_commit.deliver_now(overdue)
+        log.info("sweeper.reminders_overdue count=%s first=%s", len(overdue), overdue[0])
+    coming = [
+        (row["id"], row["remind_at"])
+        for row in await db.all(_ENQUEUE_COMING, {"horizon": userevents.HORIZON})
+    ]
+    if coming:
+        await after_commit.schedule(coming)
+    return len(overdue), len(coming)
+
+
+async def prune_events(db: Database, *, keep: timedelta) -> int:
+    return await db.execute(userevents.PRUNE, {"keep": keep})
+
+
 async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
     interval_ms = int(rt.settings.sweep_interval_s * 900)
     if not await rt.redis.set(f"{rt.settings.redis_prefix}:sweeper", "1", nx=True, px=interval_ms):
@@ -78,6 +134,8 @@ async def sweep_once(rt: Runtime, broker: dramatiq.Broker) -> int:
         await asyncio.to_thread(broker.enqueue, run_chat_message(run_id))
     if stuck:
         log.info("sweeper.requeued count=%s first=%s", len(stuck), stuck[0])
+    await sweep_reminders(rt.db, rt.after_commit, grace=timedelta(seconds=rt.settings.sweep_queued_after_s))
+    await prune_events(rt.db, keep=timedelta(hours=rt.settings.events_keep_hours))
     return len(stuck)
 
 
