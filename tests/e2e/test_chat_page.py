@@ -173,3 +173,92 @@ async def test_the_task_panel_shows_a_new_task_live_with_its_due_time_and_tag(
     assert await page.evaluate("document.documentElement.scrollWidth") == 390
     await page.screenshot(path=f"{SHOTS or tmp_path}/tasks-panel-390.png")
     assert problems == []
+
+
+# The page's Notification, recorded: a headless browser shows no notifications, and no test can click a
+# real permission prompt. The page asks for permission from its button and notifies once it has it.
+FAKE_NOTIFICATIONS = """
+window.shown = [];
+class FakeNotification {
+  constructor(title, options) { window.shown.push({ title, body: options.body, tag: options.tag }); }
+  close() {}
+}
+FakeNotification.permission = "default";
+FakeNotification.requestPermission = async () => (FakeNotification.permission = "granted");
+window.Notification = FakeNotification;
+"""
+
+
+async def test_a_reminder_arrives_in_every_open_tab_and_changes_follow_from_tab_to_tab(
+    browser, slow_stack, settings, db, sessions, user_id, tmp_path
+) -> None:
+    """Two tabs of one user: a task added by chatting in one shows up in the other; a reminder set a few
+    seconds ahead (through the MCP tools, as any client could) arrives in both as a toast, lands in the
+    open conversation, and becomes a browser notification where the user allowed them."""
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.async_api import expect
+
+    from tests.e2e.test_reminders import add, tools_of
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin")
+    await context.add_init_script(FAKE_NOTIFICATIONS)
+    problems: list[str] = []
+    first = await context.new_page()
+    first.on("pageerror", lambda error: problems.append(str(error)))
+    await first.goto(f"{slow_stack}/")
+    await first.fill("#dev-user", user_id)
+    await first.click("#get-token")
+    await expect(first.locator("#who")).to_have_text(user_id)
+    await expect(first.locator("#notify")).to_be_visible()
+    await first.locator(".tasks-head").screenshot(path=f"{SHOTS or tmp_path}/notify-button.png")
+    await first.click("#notify")
+    await expect(first.locator("#notify")).to_be_hidden()  # allowed: no need to ask again
+
+    second = await context.new_page()  # the same browser: signed in from the stored token
+    second.on("pageerror", lambda error: problems.append(str(error)))
+    await second.set_viewport_size({"width": 390, "height": 844})
+    await second.goto(f"{slow_stack}/")
+    await expect(second.locator("#who")).to_have_text(user_id)
+
+    await first.fill("#input", "add buy milk")
+    await first.press("#input", "Enter")
+    await expect(first.locator(".msg.assistant")).not_to_have_class(re.compile("streaming"), timeout=15_000)
+    await second.click("#tasks-toggle")
+    await expect(second.locator("#tasks .task", has_text="Buy milk")).to_be_visible(timeout=5_000)
+
+    env = {"REDIS_PREFIX": f"{settings.redis_prefix}-slow"}
+    at = datetime.now(UTC) + timedelta(seconds=5)
+    async with tools_of(db, settings, env) as tools:
+        await add(tools, user_id, "Stretch", at)
+    for page in (first, second):  # the new task and its reminder, in both panels
+        await expect(page.locator("#tasks .task", has_text="Stretch")).to_contain_text("⏰", timeout=5_000)
+    await second.keyboard.press("Escape")  # closes the drawer
+
+    toasts = [page.locator(".toast", has_text="Stretch") for page in (first, second)]
+    for toast in toasts:
+        await expect(toast).to_be_visible(timeout=15_000)
+    print(f"\nreminder on the page {(datetime.now(UTC) - at).total_seconds():.2f} s after its time")  # noqa: T201
+    await expect(first.locator(".msg.assistant.reminder .text")).to_have_text("Reminder: Stretch")
+    await expect(first.locator("#tasks .task", has_text="Stretch")).not_to_contain_text("⏰")
+    assert await first.evaluate("window.shown") == [
+        {"title": "Reminder", "body": "Stretch", "tag": await first.evaluate(
+            "'reminder-' + document.querySelector('.toast').dataset.reminder"
+        )}
+    ]  # fmt: skip
+    await first.screenshot(path=f"{SHOTS or tmp_path}/reminder-1280.png")
+    await second.screenshot(path=f"{SHOTS or tmp_path}/reminder-390.png")
+
+    await toasts[0].locator(".close").click()
+    await expect(toasts[0]).to_have_count(0)
+    await context.close()
+    assert problems == []
+    async with sessions() as s:
+        from common.models import Message, Role
+
+        (reminder,) = (
+            await s.exec(
+                select(Message).where(Message.user_id == user_id, Message.content == "Reminder: Stretch")
+            )
+        ).all()
+    assert reminder.role == Role.assistant
