@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.run            # everything (about six minutes)
     .venv/bin/python -m bench.run idle conc  # some: idle conc slow history redis sse floor quota locust
+                                             # reminders burst burst-lost
 
 Starts its own `taskchat api` and `taskchat worker` processes (one of each) on a fresh `taskchat_bench`
 database of the machine's PostgreSQL and a private `redis-server`, so that Redis's counters are ours.
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ import psutil
 
 from bench.wire import Connection
 
-DB = "taskchat_bench"
+DB = os.environ.get("BENCH_DATABASE", "taskchat_bench")  # another name: a bench of its own
 PREFIX = f"taskchat-bench-{uuid.uuid4().hex[:6]}"
 ENV = {
     **os.environ,
@@ -145,10 +147,10 @@ def cpu_by_role() -> dict[str, float]:
     return totals
 
 
-def cpu_report(label: str, before: dict[str, float], chats: int) -> None:
+def cpu_report(label: str, before: dict[str, float], chats: int, unit: str = "chat") -> None:
     after = cpu_by_role()
     parts = [f"{role} {(after[role] - before.get(role, 0)) * 1000 / chats:.2f}" for role in after]
-    report(f"{label}: CPU ms per chat", ", ".join(parts))
+    report(f"{label}: CPU ms per {unit}", ", ".join(parts))
 
 
 def rss_mb(role: str) -> float:
@@ -692,6 +694,129 @@ def locust_quota(users: int = 20, seconds: int = 90, rpm: int = 120, delay_s: fl
         print(run.stderr[-2000:])
 
 
+def _settings() -> Any:
+    from common.settings import Settings
+
+    return Settings(
+        _env_file=None, database_url=ENV["DATABASE_URL"], redis_url=ENV["REDIS_URL"], redis_prefix=PREFIX
+    )
+
+
+async def reminders_on_time(count: int = 80, spacing_s: float = 0.37) -> None:
+    """Reminders set through the tools (as the agent does), due one after another: how long after its
+    time each one's message is in the conversation (`delivered_at - remind_at`, both PostgreSQL's clock)."""
+    print(f"8. reminders on time: {count} reminders, {spacing_s} s apart, one worker process")
+    import redis.asyncio as aredis
+    from sqlalchemy import select
+
+    from common.db import Database
+    from common.models import Reminder
+    from common.userevents import AfterCommit
+    from mcp_tools.server import bind_database, call_in_process
+
+    settings = _settings()
+    with stack():
+        db, client = Database(settings), aredis.Redis.from_url(settings.redis_url)
+        bind_database(db, AfterCommit(client, settings))
+        user = f"ontime-{uuid.uuid4().hex[:6]}"
+        first = datetime.now(UTC) + timedelta(seconds=3)
+        for n in range(count):
+            at = first + timedelta(seconds=n * spacing_s)
+            arguments = {"user_id": user, "title": f"Reminder {n}", "remind_at": at.isoformat()}
+            assert not (await call_in_process("add_task", arguments, {})).is_error
+        rows = await _delivered(
+            db, select(Reminder.remind_at, Reminder.delivered_at).where(Reminder.user_id == user), count
+        )
+        await client.aclose()
+        await db.close()
+    late = [(row["delivered_at"] - row["remind_at"]).total_seconds() * 1000 for row in rows]
+    report(
+        f"{len(late)} of {count} delivered; after their time: p50 / p99 / max ms",
+        f"{statistics.median(late):.0f} / {pct(late, 99):.0f} / {max(late):.0f}",
+    )
+
+
+async def _delivered(db: Any, statement: Any, count: int, timeout_s: float = 600.0) -> list[Any]:
+    """The rows of `statement` (reminders) once all `count` of them are delivered (or at the timeout)."""
+    from sqlalchemy import func, select
+
+    from common.models import Reminder
+
+    done = select(func.count()).select_from(statement.where(Reminder.delivered_at.is_not(None)).subquery())
+    deadline = time.monotonic() + timeout_s
+    while await db.scalar(done) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    return [row for row in await db.all(statement) if row["delivered_at"] is not None]
+
+
+async def reminders_burst(count: int = 10_000, users: int = 1_000, lost: bool = False) -> None:
+    """`count` reminders of `users` users, all due at the same instant (everyone said "at 9"): how long one
+    worker process takes to deliver them all. With `lost`, Redis lost their messages (restarted without
+    persistence): the sweeper finds them instead."""
+    label = "messages lost, found by the sweeper" if lost else "delayed messages"
+    print(f"9. reminders burst: {count:,} reminders due at one instant, one worker process ({label})")
+    import redis.asyncio as aredis
+    from sqlalchemy import create_engine, func, insert, select
+
+    from common.db import Database
+    from common.models import Reminder, ReminderStatus, Task
+    from common.userevents import AfterCommit
+
+    settings = _settings()
+    with stack():
+        prefix = f"burst-{uuid.uuid4().hex[:6]}"
+        engine = create_engine(ENV["DATABASE_URL"])
+        due = datetime.now(UTC) + timedelta(seconds=30)
+        with engine.begin() as conn:
+            tasks = (
+                conn.execute(
+                    insert(Task).returning(Task.id, sort_by_parameter_order=True),
+                    [{"user_id": f"{prefix}-{n % users}", "title": f"Burst {n}"} for n in range(count)],
+                )
+                .scalars()
+                .all()
+            )
+            reminders = (
+                conn.execute(
+                    insert(Reminder).returning(Reminder.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "user_id": f"{prefix}-{n % users}",
+                            "task_id": task_id,
+                            "remind_at": due,
+                            "status": ReminderStatus.pending,
+                            "enqueued": True,
+                        }
+                        for n, task_id in enumerate(tasks)
+                    ],  # fmt: skip
+                )
+                .scalars()
+                .all()
+            )
+        engine.dispose()
+        db, client = Database(settings), aredis.Redis.from_url(settings.redis_url)
+        if not lost:
+            sender = AfterCommit(client, settings)
+            for start in range(0, len(reminders), 1000):
+                await sender.schedule([(reminder_id, due) for reminder_id in reminders[start : start + 1000]])
+        await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
+        before = cpu_by_role()
+        statement = select(Reminder.remind_at, Reminder.delivered_at).where(
+            func.starts_with(Reminder.user_id, prefix)
+        )
+        rows = await _delivered(db, statement, count)
+        rss = rss_mb("worker")
+        cpu_report(f"burst ({label})", before, count, unit="reminder")
+        await client.aclose()
+        await db.close()
+    late = sorted((row["delivered_at"] - row["remind_at"]).total_seconds() for row in rows)
+    report(
+        f"{len(rows):,} of {count:,} delivered; the last after its time, s",
+        f"{late[-1]:.1f} (p50 {statistics.median(late):.1f}, {len(rows) / max(late[-1], 0.001):.0f} per s)",
+    )
+    report("worker RSS afterwards (largest process) MB", f"{rss:.0f}")
+
+
 def idle_redis_cost() -> None:
     print("5. idle cost on Redis of one worker process (commands per second)")
     import redis
@@ -719,6 +844,9 @@ SCENARIOS: dict[str, Callable[[], Any]] = {
     "quota": quota,
     "nopace": lambda: quota(paced=False),
     "locust": locust_quota,
+    "reminders": reminders_on_time,
+    "burst": reminders_burst,
+    "burst-lost": lambda: reminders_burst(lost=True),
 }
 
 

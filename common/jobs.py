@@ -145,6 +145,29 @@ class RunQueue:
         await self._script(keys=[queue, f"{queue}.msgs", wake_key(self.namespace, queue_name)], args=args)
 
 
+# KEYS: the queue's list, the workers' heartbeats. ARGV: the namespace, the queue's name. Dramatiq's layout
+# (brokers/redis/dispatch.lua): a worker holds the messages it has fetched in `__acks__.<worker>.<queue>`.
+_BACKLOG = """
+local waiting = redis.call('LLEN', KEYS[1])
+for _, worker in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  waiting = waiting + redis.call('SCARD', ARGV[1] .. ':__acks__.' .. worker .. '.' .. ARGV[2])
+end
+return waiting
+"""
+
+
+class Backlog:
+    """How many messages of a queue wait in Redis or are held by workers (fetched, not yet done)."""
+
+    def __init__(self, client: aredis.Redis, settings: Settings) -> None:
+        self.namespace = broker_namespace(settings)
+        self._script = client.register_script(_BACKLOG)
+
+    async def count(self, queue_name: str) -> int:
+        keys = [f"{self.namespace}:{queue_name}", f"{self.namespace}:__heartbeats__"]
+        return int(await self._script(keys=keys, args=[self.namespace, queue_name]))
+
+
 def run_chat_message(
     run_id: int, *, request_id: str | None = None, reply_to: str | None = None, stream: bool = False
 ) -> dramatiq.Message:

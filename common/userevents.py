@@ -22,7 +22,7 @@ from sqlalchemy import Interval, bindparam, delete, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
-from common.jobs import RunQueue, reminder_message
+from common.jobs import REMINDER_QUEUE, Backlog, RunQueue, reminder_message
 from common.models import Event, UserState
 from common.settings import Settings
 
@@ -103,6 +103,7 @@ class AfterCommit:
     def __init__(self, client: aredis.Redis, settings: Settings) -> None:
         self.redis, self.prefix = client, settings.redis_prefix
         self.queue = RunQueue(client, settings)
+        self.backlog = Backlog(client, settings)
 
     async def send(self, pending: Pending | None) -> None:
         if pending is None:
@@ -127,6 +128,10 @@ class AfterCommit:
         """Delayed delivery messages, each due at its reminder's time."""
         messages = [reminder_message(reminder_id) for reminder_id, _ in reminders]
         await self.queue.send_many(messages, eta_ms=[int(at.timestamp() * 1000) for _, at in reminders])
+
+    async def deliveries_waiting(self) -> int:
+        """Delivery messages due now that wait in the queue or are being worked on."""
+        return await self.backlog.count(REMINDER_QUEUE)
 
     async def deliver_now(self, reminder_ids: list[int]) -> None:
         await self.queue.send_many([reminder_message(reminder_id) for reminder_id in reminder_ids])

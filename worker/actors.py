@@ -45,6 +45,7 @@ async def deliver_reminder(reminder_id: int) -> None:
     infrastructure errors such as a database outage; after that the sweeper delivers it. A message that
     arrives early is sent again for the reminder's time."""
     rt = await get_runtime()
-    outcome = await reminders.deliver(rt.db, rt.after_commit, reminder_id)
+    async with rt.deliveries:
+        outcome = await reminders.deliver(rt.db, rt.after_commit, reminder_id)
     if outcome.early_by is not None:
         await rt.after_commit.queue_later(reminder_id, outcome.early_by)

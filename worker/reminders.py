@@ -1,9 +1,10 @@
 """Delivering a reminder, exactly once: at its time it becomes an assistant message in the user's most
 recent conversation (a new one if the user has none) and an event of the user's feed.
 
-One transaction: the reminder is locked while still `pending` (a second delivery of it waits here, then
-finds it delivered and does nothing), the user's next event number is taken, and one statement claims
-the reminder (pending -> delivered, with its message's id), writes the message and the event. A worker
+One transaction of two statements: the first locks the reminder while still `pending` (a second delivery
+of it waits here, then finds it delivered and does nothing) and takes the user's next event number; the
+second claims the reminder (pending -> delivered, with its message's id), writes the message and the
+event. A worker
 killed anywhere before the commit leaves the reminder pending for the next delivery; the claim's
 condition and the unique `reminder.message_id` make a second message impossible, whatever Dramatiq
 delivers twice. The feed's nudge goes after the commit.
@@ -14,8 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, exists, func, insert, literal, select, true, union_all, update
+from sqlalchemy import (
+    Integer,
+    Interval,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from common import taskfields, userevents
@@ -31,7 +45,9 @@ log = logging.getLogger("taskchat.reminders")
 EARLY_TOLERANCE = timedelta(seconds=0.5)
 
 _zone = select(UserState.timezone).where(UserState.user_id == Reminder.user_id).scalar_subquery()
-_DUE = (
+# The reminder, locked while pending, and (if it is due) the user's next event number, which locks the
+# user's row: in that order, by the data one step needs from the other.
+_due = (
     select(
         Reminder.id,
         Reminder.user_id,
@@ -46,7 +62,21 @@ _DUE = (
     .join_from(Reminder, Task, Task.id == Reminder.task_id)
     .where(Reminder.id == bindparam("reminder_id"), Reminder.status == ReminderStatus.pending)
     .with_for_update(of=Reminder)  # type: ignore[arg-type]
+    .cte("due")
 )
+_numbered = (
+    pg_insert(UserState)
+    .from_select(
+        ["user_id", "event_seq", "updated_at"],
+        select(_due.c.user_id, literal(1), func.now()).where(
+            _due.c.remind_at <= _due.c.now + bindparam("tolerance", type_=Interval())
+        ),
+    )
+    .on_conflict_do_update(index_elements=[UserState.user_id], set_={"event_seq": UserState.event_seq + 1})
+    .returning(UserState.event_seq)
+    .cte("numbered")
+)
+_DUE = select(_due, select(_numbered.c.event_seq).scalar_subquery().label("seq"))
 
 # Parameters of INSERT and UPDATE statements are named p_*. Everything hangs on the claim: no claim, no
 # conversation touched, no message, no event.
@@ -139,11 +169,10 @@ def text(title: str, due_at: datetime | None, all_day: bool, now: datetime) -> s
 
 
 def _deliver(conn: Connection, reminder_id: int) -> Outcome:
-    userevents.begin(conn)
-    row = conn.execute(_DUE, {"reminder_id": reminder_id}).first()
+    row = conn.execute(_DUE, {"reminder_id": reminder_id, "tolerance": EARLY_TOLERANCE}).first()
     if row is None:
         return Outcome()  # delivered already, cancelled, or its task deleted
-    if row.remind_at - row.now > EARLY_TOLERANCE:
+    if row.seq is None:
         return Outcome(early_by=row.remind_at - row.now)
     tz = taskfields.zone(row.timezone)
     now = row.now.astimezone(tz)
@@ -157,17 +186,16 @@ def _deliver(conn: Connection, reminder_id: int) -> Outcome:
         "due_at": row.due_at.astimezone(tz).isoformat() if row.due_at else None,
         "all_day": row.all_day,
     }
-    seq = userevents.take_numbers(conn, row.user_id)
     params = {
         "p_reminder_id": row.id,
         "p_user_id": row.user_id,
         "p_content": said,
-        "p_seq": seq,
+        "p_seq": row.seq,
         "p_data": data,
     }
     delivered = conn.execute(_DELIVER, params).scalar_one()
     metrics.REMINDERS_LATE.observe(max((row.now - row.remind_at).total_seconds(), 0.0))
-    return Outcome(delivered=delivered, user_id=row.user_id, seq=seq)
+    return Outcome(delivered=delivered, user_id=row.user_id, seq=row.seq)
 
 
 async def deliver(db: Database, after_commit: AfterCommit, reminder_id: int) -> Outcome:

@@ -18,6 +18,7 @@ from worker.models import make_model
 from worker.tools import TaskTools, tool_failure
 
 set_tracing_disabled(True)  # nothing leaves the machine
+DELIVERIES_AT_ONCE = 12  # of the pool's 20 connections
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Runtime:
     # SDK list and convert (deep-copy) every schema on every model turn.
     function_tools: list[FunctionTool] = field(default_factory=list)
     replaced_database: Database | None = None  # the tools' database before this runtime's, for close()
+    # Reminder deliveries at once: more would only wait for a pooled connection, or open and close
+    # connections beyond the pool for each one (a burst of reminders due at the same time).
+    deliveries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DELIVERIES_AT_ONCE))
 
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":

@@ -102,8 +102,12 @@ _ENQUEUE_COMING = (
 
 async def sweep_reminders(db: Database, after_commit: AfterCommit, *, grace: timedelta) -> tuple[int, int]:
     """Messages for reminders that lost theirs (delivered at once) and for those coming within the
-    horizon (delayed to their time); how many of each."""
-    overdue = [row["id"] for row in await db.all(_OVERDUE, {"grace": grace})]
+    horizon (delayed to their time); how many of each. While delivery messages still wait in the queue
+    (a burst of reminders due at once), reminders past their time are most likely among them: they are
+    looked at again once the queue has drained, rather than sent a second message each."""
+    overdue = []
+    if await after_commit.deliveries_waiting() == 0:
+        overdue = [row["id"] for row in await db.all(_OVERDUE, {"grace": grace})]
     if overdue:
         await after_commit.deliver_now(overdue)
         log.info("sweeper.reminders_overdue count=%s first=%s", len(overdue), overdue[0])
