@@ -354,6 +354,23 @@ class TestSweep:
         wake = wake_key(after_commit.queue.namespace, "reminders")
         assert await redis_client.llen(wake) >= 1  # an idle worker wakes at once
 
+    async def test_while_delivery_messages_wait_overdue_reminders_are_left_to_them(
+        self, client, db, redis_client, after_commit, user_id
+    ) -> None:
+        task = await ok(client, "add_task", user_id=user_id, title="Stretch", remind_at=in_minutes(5))
+        reminder_id = await make_due(db, task["id"])
+        await db.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id)
+            .values(remind_at=datetime.now(UTC) - timedelta(seconds=30))
+        )
+        await after_commit.deliver_now([reminder_id])  # a burst: its message is still in the queue
+        assert await after_commit.deliveries_waiting() == 1
+        assert (await sweep_reminders(db, after_commit, grace=timedelta(seconds=20)))[0] == 0
+        await redis_client.delete(f"{after_commit.queue.namespace}:reminders")  # the queue drained
+        assert (await sweep_reminders(db, after_commit, grace=timedelta(seconds=20)))[0] >= 1
+        assert (reminder_id,) in [m.args for m in await queued(redis_client, after_commit, "reminders")]
+
     async def test_a_delivered_or_recent_reminder_is_left_alone(
         self, client, db, redis_client, after_commit, user_id
     ) -> None:
