@@ -1,11 +1,12 @@
 """taskchat benchmarks: one command runs them all and prints a table (docs/performance.md).
 
-    .venv/bin/python -m bench.run            # everything (about six minutes)
-    .venv/bin/python -m bench.run idle conc  # some: idle conc slow history redis sse floor quota locust
-                                             # reminders burst burst-lost
+    .venv/bin/python -m bench.run            # everything (about ten minutes)
+    .venv/bin/python -m bench.run idle conc  # some: idle conc slow history redis sse floor layer quota
+                                             # nopace locust reminders burst burst-lost
 
 Starts its own `taskchat api` and `taskchat worker` processes (one of each) on a fresh `taskchat_bench`
-database of the machine's PostgreSQL and a private `redis-server`, so that Redis's counters are ours.
+database (`BENCH_DATABASE` names another, so that two benches on one machine do not drop each other's) of
+the machine's PostgreSQL and a private `redis-server`, so that Redis's counters are ours.
 Nothing here asserts: it measures. CPU is reported per chat and per process (API, worker, PostgreSQL,
 Redis, the fake model, this load generator), because on two shared cores CPU is what bounds throughput
 and what transfers to other machines; `calibration` says how fast this machine's Python was meanwhile.
