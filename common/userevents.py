@@ -18,7 +18,8 @@ from typing import Any
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
-from sqlalchemy import Interval, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import Interval, String, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
@@ -70,6 +71,18 @@ _TAKE_NUMBERS = (
     .returning(UserState.event_seq)
 )
 _INSERT = insert(Event).values(created_at=func.now())
+# The usual case, one event of one user (a tool call), in one round trip: the number and the row.
+_numbered = _TAKE_NUMBERS.cte("numbered")
+_INSERT_ONE = insert(Event).from_select(
+    ["user_id", "seq", "kind", "data", "created_at"],
+    select(
+        bindparam("p_user_id", type_=String),
+        _numbered.c.event_seq,
+        bindparam("p_kind", type_=String),
+        bindparam("p_data", type_=JSONB),
+        func.now(),
+    ),
+).returning(Event.seq)
 
 
 def finish(conn: Connection) -> Pending | None:
@@ -81,6 +94,11 @@ def finish(conn: Connection) -> Pending | None:
     for user_id, kind, data in pending.events:
         by_user.setdefault(user_id, []).append((kind, data))
     for user_id, items in by_user.items():
+        if len(items) == 1:
+            (kind, data), params = items[0], {"p_user_id": user_id, "p_count": 1}
+            seq = conn.execute(_INSERT_ONE, params | {"p_kind": kind, "p_data": data}).scalar_one()
+            pending.last_seq[user_id] = int(seq)
+            continue
         last = take_numbers(conn, user_id, len(items))
         first = last - len(items) + 1
         rows = [
