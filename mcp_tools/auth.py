@@ -20,7 +20,7 @@ from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 
 from common import auth
-from common.errors import TaskchatError
+from common.errors import TaskchatError, Unavailable
 from common.settings import Settings
 
 log = logging.getLogger("taskchat.mcp.auth")
@@ -44,7 +44,10 @@ class CallerAuth(TokenVerifier):
             return AccessToken(token=token, client_id="taskchat-service", scopes=[SERVICE_SCOPE])
         try:
             claims = await self.users.verify(token)
-        except TaskchatError as exc:  # invalid, expired, unknown key; or the JWKS is unreachable
+        except Unavailable as exc:  # the JWKS cannot be fetched: the client sees 401 all the same
+            log.warning("mcp.auth.keys_unavailable reason=%s", exc.message)
+            return None
+        except TaskchatError as exc:  # invalid, expired, signed by an unknown key
             log.info("mcp.auth.rejected reason=%s", exc.message)
             return None
         # The subject and issuer also bind the MCP session: another token cannot take it over.

@@ -248,8 +248,12 @@ def _banner(
     embedded: list[str],
 ) -> str:
     from common.devkeys import mint_token
+    from common.errors import ConfigError
 
-    token = mint_token(settings, "demo")
+    try:
+        token = mint_token(settings, "demo")
+    except ConfigError:  # BETTER_AUTH_URL is set: tokens come from Better Auth, not from here
+        token = "PASTE-DEMOS-BETTER-AUTH-JWT"
     # Absolute paths: the lines work pasted into any terminal, whatever its folder.
     python = Path(sys.executable)
     cli = python.with_name("taskchat") if python.with_name("taskchat").exists() else Path("taskchat")
