@@ -17,14 +17,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from api.auth import TokenVerifier
 from api.listener import RunListener
 from api.middleware import BodyLimit, OriginGuard, error
 from api.observability import WAITING, MetricsMiddleware, RequestIdMiddleware
 from api.routes import chat, conversations, events, health, tasks
 from api.routes import page as chat_page
+from common.auth import TokenVerifier, key_source_problem
 from common.db import Database
-from common.errors import TaskchatError
+from common.errors import ConfigError, TaskchatError
 from common.jobs import RunQueue
 from common.settings import Settings, get_settings
 
@@ -71,6 +71,8 @@ def _explain(request: Request, exc: RequestValidationError) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if problem := key_source_problem(settings):
+        raise ConfigError(problem)  # before serving anything: an API that cannot verify tokens stays down
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,7 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(events.router)
     app.include_router(health.router)
-    app.include_router(chat_page.router)  # the built-in chat page at / (and its dev token)
+    app.include_router(chat_page.router)  # the built-in chat page at /
+    if settings.dev_tokens:  # development only: not even mounted otherwise
+        app.include_router(chat_page.dev_router)
 
     @app.exception_handler(TaskchatError)
     async def on_taskchat_error(request: Request, exc: TaskchatError) -> JSONResponse:

@@ -38,6 +38,7 @@ ENV = {
     "REDIS_PREFIX": PREFIX,
     "LLM_PROVIDER": "offline",
     "TASKCHAT_HOME": f"/tmp/{PREFIX}",
+    "TASKCHAT_ENV": "development",  # the local key set: the bench mints a token per simulated user
     "LOG_LEVEL": "WARNING",
     "MAX_INFLIGHT_RUNS_PER_USER": "1000",
 }
@@ -168,7 +169,8 @@ def token(user: str) -> str:
     from common.devkeys import mint_token
     from common.settings import Settings
 
-    return mint_token(Settings(_env_file=None, taskchat_home=ENV["TASKCHAT_HOME"]), user)
+    settings = Settings(_env_file=None, taskchat_home=ENV["TASKCHAT_HOME"], taskchat_env="development")
+    return mint_token(settings, user)
 
 
 class User:

@@ -1,5 +1,6 @@
 """A local Ed25519 key set for development: `taskchat token USER_ID` signs with it, and the API
-accepts it when no Better Auth server is configured (`AUTH_JWKS_FILE`, or the default dev file)."""
+accepts it when no Better Auth server is configured. Only in development (TASKCHAT_ENV=development, which
+`taskchat dev` sets) is it made when missing; otherwise only an explicit AUTH_JWKS_FILE is used."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from common.errors import ConfigError
 from common.settings import Settings
 
 
@@ -32,9 +34,19 @@ def ensure_keyset(path: Path) -> None:
 
 
 def mint_token(settings: Settings, user_id: str, *, ttl_s: int = 7 * 24 * 3600) -> str:
-    path = settings.dev_jwks_file
-    ensure_keyset(path)
+    path = settings.jwks_file
+    if path is None:
+        raise ConfigError(
+            "development tokens need the local key set: TASKCHAT_ENV=development (as under `taskchat dev`), "
+            "or AUTH_JWKS_FILE with a private key"
+        )
+    if settings.development:
+        ensure_keyset(path)
+    elif not path.is_file():
+        raise ConfigError(f"AUTH_JWKS_FILE {path} does not exist")
     jwk = json.loads(path.read_text())["keys"][0]
+    if "d" not in jwk:
+        raise ConfigError(f"{path} holds no private key to sign with")
     key = jwt.PyJWK(jwk)
     now = int(time.time())
     claims = {

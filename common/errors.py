@@ -2,6 +2,10 @@
 `{"error": {"code": ..., "message": ...}}` in one handler."""
 
 
+class ConfigError(Exception):
+    """The configuration cannot work: the process refuses to start, and the message says why in one line."""
+
+
 class TaskchatError(Exception):
     status_code = 500
     code = "internal_error"

@@ -14,6 +14,10 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # Production unless told: development keys and development tokens exist only in development
+    # (`taskchat dev` sets it), so missing auth configuration stops a process instead of opening it.
+    taskchat_env: Literal["production", "development"] = "production"
+
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
     db_pool_size: int = 20
@@ -83,7 +87,18 @@ class Settings(BaseSettings):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("gemini_rpm", "gemini_tpm", mode="before")
+    @field_validator(
+        "gemini_rpm",
+        "gemini_tpm",
+        "better_auth_url",
+        "better_auth_jwks_url",
+        "better_auth_issuer",
+        "better_auth_audience",
+        "auth_jwks_file",
+        "mcp_url",
+        "mcp_service_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # `GEMINI_RPM: ${GEMINI_RPM:-}` in docker-compose.yml
@@ -119,9 +134,24 @@ class Settings(BaseSettings):
         return None
 
     @property
-    def dev_jwks_file(self) -> Path:
-        """The key set used when no Better Auth server is configured (development only)."""
-        return self.auth_jwks_file or self.taskchat_home / "dev-jwks.json"
+    def development(self) -> bool:
+        return self.taskchat_env == "development"
+
+    @property
+    def jwks_file(self) -> Path | None:
+        """The key set file tokens are verified with, when it is not Better Auth's JWKS: AUTH_JWKS_FILE, or
+        in development only, with no Better Auth URL, the local development key set in TASKCHAT_HOME."""
+        if self.auth_jwks_file is not None:
+            return self.auth_jwks_file
+        if self.jwks_url is not None or not self.development:
+            return None
+        return self.taskchat_home / "dev-jwks.json"
+
+    @property
+    def dev_tokens(self) -> bool:
+        """Whether the API hands out development tokens (`POST /api/dev-token`): in development, when it
+        verifies tokens with a local key set."""
+        return self.development and self.jwks_file is not None
 
 
 @lru_cache

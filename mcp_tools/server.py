@@ -2,10 +2,10 @@
 (`mcp_tools.ledger`), with explicit optional parameters and structured output.
 
 The same server runs in-process inside the worker and standalone over streamable HTTP
-(`taskchat mcp`).
+(`taskchat mcp`), where a caller is our worker with the service token or a person with their own token
+(`mcp_tools.auth`).
 """
 
-import hmac
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -16,7 +16,6 @@ from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError, ToolE
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 from sqlalchemy.engine import Connection
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common import taskfields
 from common.models import DESCRIPTION_MAX, TAGS_MAX, TITLE_MAX
@@ -24,6 +23,7 @@ from common.taskfields import InvalidValue
 from common.tasks import Filters, Sort, Status, TaskList, TaskPublic, user_zone
 from common.tasks import list_tasks as list_task_rows
 from mcp_tools import tasks
+from mcp_tools.auth import UserScope
 from mcp_tools.ledger import RunLedger, apply, bind_database, call_zone, in_process_meta
 from mcp_tools.tasks import CompletedTask, ReminderList
 
@@ -289,6 +289,8 @@ async def list_reminders(user_id: UserArg) -> ReminderList:
     return await _run(user, lambda conn, tz: tasks.list_reminders(conn, user_id=user, tz=tz))  # type: ignore[no-any-return]
 
 
+# Outermost first: a user's token fixes the call's user before the ledger reads it.
+mcp.add_middleware(UserScope())
 mcp.add_middleware(RunLedger())
 
 
@@ -330,26 +332,3 @@ class _ExpectedToolErrors(logging.Filter):
 
 
 logging.getLogger("fastmcp.server.server").addFilter(_ExpectedToolErrors())
-
-
-class ServiceTokenAuth:
-    """Every HTTP request to the standalone server needs `Authorization: Bearer $MCP_SERVICE_TOKEN`."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app, self.expected = app, f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                body = b'{"error":{"code":"unauthorized","message":"A valid service token is required."}}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)

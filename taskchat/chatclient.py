@@ -1,4 +1,5 @@
-"""`taskchat chat`: a terminal client that signs in with a development token and streams answers."""
+"""`taskchat chat`: a terminal client that signs in with a token (in development, one it mints) and streams
+answers."""
 
 import argparse
 import json
@@ -18,9 +19,13 @@ def run(args: argparse.Namespace) -> None:
     token = args.token
     if not token:
         from common.devkeys import mint_token
+        from common.errors import ConfigError
         from common.settings import get_settings
 
-        token = mint_token(get_settings(), args.user)
+        try:
+            token = mint_token(get_settings(), args.user)
+        except ConfigError as exc:
+            sys.exit(f"taskchat chat: give a token with --token or TASKCHAT_TOKEN ({exc})")
     conversation_id = None
     try:
         with httpx2.Client(

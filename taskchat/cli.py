@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("migrate", help="apply database migrations")
 
-    token = commands.add_parser("token", help="print a development JWT that the local key set accepts")
+    token = commands.add_parser(
+        "token", help="print a development JWT that the local key set accepts (TASKCHAT_ENV=development)"
+    )
     token.add_argument("user_id")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds")
 
@@ -75,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     chat.add_argument(
         "--token",
         default=os.environ.get("TASKCHAT_TOKEN"),
-        help="a bearer JWT (env TASKCHAT_TOKEN); without one, a development token is minted from the "
-        "local key set in TASKCHAT_HOME, as `taskchat token USER` does",
+        help="a bearer JWT (env TASKCHAT_TOKEN); without one, in development (TASKCHAT_ENV=development) "
+        "a development token is minted from the local key set, as `taskchat token USER` does",
     )
 
     evaluate = commands.add_parser("eval", help="run a command corpus against a running stack")
@@ -125,7 +127,18 @@ def _eval(args: argparse.Namespace) -> None:
     run(args)
 
 
+def _refuse(command: str, *problems: str | None) -> None:
+    """A process that cannot work with this configuration stops here, saying why in one line."""
+    for problem in problems:
+        if problem:
+            sys.exit(f"taskchat {command}: {problem}")
+
+
 def _api(args: argparse.Namespace) -> None:
+    from common.auth import key_source_problem
+    from common.settings import get_settings
+
+    _refuse("api", key_source_problem(get_settings()))
     import uvicorn
 
     uvicorn.run(
@@ -145,6 +158,17 @@ def _worker(args: argparse.Namespace) -> None:
     import shutil
     import tempfile
 
+    from common.auth import key_source_problem, service_token_problem
+    from common.settings import get_settings
+
+    settings = get_settings()
+    # Workers verify no tokens, but they run with the API's configuration: a deployment without a key
+    # source is refused by every process, not discovered at the first sign-in.
+    _refuse(
+        "worker",
+        key_source_problem(settings),
+        service_token_problem(settings) if settings.mcp_url else None,
+    )
     metrics_port = args.metrics_port or free_port(args.metrics_host)
     if not args.metrics_port:
         logging.getLogger("taskchat.worker").info(
@@ -198,8 +222,10 @@ def _mcp(args: argparse.Namespace) -> None:
     from common.settings import get_settings
 
     settings = get_settings()
-    if args.transport == "http" and not settings.mcp_service_token:
-        sys.exit("taskchat mcp --transport http needs MCP_SERVICE_TOKEN")
+    if args.transport == "http":  # stdio serves the one local client that started it
+        from common.auth import key_source_problem, service_token_problem
+
+        _refuse("mcp", service_token_problem(settings), key_source_problem(settings))
     # Every tool call needs the database: without it, fail now, not as "Internal server error" per call.
     if problem := unreachable(settings.database_url, timeout_s=10):
         sys.exit(f"taskchat mcp: {problem}")
@@ -214,10 +240,12 @@ def _mcp(args: argparse.Namespace) -> None:
     if args.transport == "stdio":
         server.mcp.run(transport="stdio", show_banner=False)
         return
-    assert settings.mcp_service_token is not None
     import uvicorn
 
-    app = server.ServiceTokenAuth(server.mcp.http_app(path="/mcp"), settings.mcp_service_token)
+    from mcp_tools.auth import CallerAuth
+
+    server.mcp.auth = CallerAuth(settings)  # the service token, or a user's own Better Auth JWT
+    app = server.mcp.http_app(path="/mcp")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
 
 
@@ -230,9 +258,13 @@ def _migrate(args: argparse.Namespace) -> None:
 
 def _token(args: argparse.Namespace) -> None:
     from common.devkeys import mint_token
+    from common.errors import ConfigError
     from common.settings import get_settings
 
-    print(mint_token(get_settings(), args.user_id, ttl_s=args.ttl))
+    try:
+        print(mint_token(get_settings(), args.user_id, ttl_s=args.ttl))
+    except ConfigError as exc:
+        _refuse("token", str(exc))
 
 
 if __name__ == "__main__":

@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> None:
     settings = get_settings()
     home = settings.taskchat_home
     home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    # Development by definition: the local key set, development tokens, the page's "Get a token".
+    env = {**os.environ, "TASKCHAT_ENV": "development"}
     redis_process = None
     embedded = []
     if "database_url" not in settings.model_fields_set:
@@ -247,8 +248,12 @@ def _banner(
     embedded: list[str],
 ) -> str:
     from common.devkeys import mint_token
+    from common.errors import ConfigError
 
-    token = mint_token(settings, "demo")
+    try:
+        token = mint_token(settings, "demo")
+    except ConfigError:  # BETTER_AUTH_URL is set: tokens come from Better Auth, not from here
+        token = "PASTE-DEMOS-BETTER-AUTH-JWT"
     # Absolute paths: the lines work pasted into any terminal, whatever its folder.
     python = Path(sys.executable)
     cli = python.with_name("taskchat") if python.with_name("taskchat").exists() else Path("taskchat")
@@ -260,22 +265,20 @@ def _banner(
         f"  API             {api_url}   (OpenAPI docs at {api_url}/docs)",
     ]
     if mcp_url:
-        lines.append(f"  MCP server      {mcp_url}   (bearer token: {mcp_token})")
+        lines.append(f"  MCP server      {mcp_url}   (a user's token, or the service token {mcp_token})")
     lines += [
         f"  worker metrics  {metrics_url}",
         f"  database        {_shown(settings.database_url)}",
         f"  redis           {settings.redis_url}",
         "",
         "Try it in another terminal:",
-        f"  export TASKCHAT_URL={api_url} TASKCHAT_USER=demo TASKCHAT_TOKEN={token}",
+        f"  export TASKCHAT_URL={api_url} TASKCHAT_USER=demo TASKCHAT_TOKEN={token} TASKCHAT_ENV=development",
         '  curl -s -w "\\n" "$TASKCHAT_URL/api/demo/chat" -H "Authorization: Bearer $TASKCHAT_TOKEN" '
         "-H 'Content-Type: application/json' -d '{\"message\": \"add a task to buy milk\"}'",
         f"  {shlex.quote(str(cli))} chat",
     ]
     if mcp_url and MCP_EXAMPLE.exists():
-        lines.append(
-            f"  MCP_URL={mcp_url} MCP_SERVICE_TOKEN={mcp_token} "
-            f"{shlex.quote(str(python))} {shlex.quote(str(MCP_EXAMPLE))}"
-        )
+        # The example acts for the token's user, demo: an MCP client with a user's own token.
+        lines.append(f"  MCP_URL={mcp_url} {shlex.quote(str(python))} {shlex.quote(str(MCP_EXAMPLE))}")
     lines += ["Stop with Ctrl-C.", ""]
     return "\n".join(lines)

@@ -137,6 +137,12 @@ async def evaluate(path: Path, *, url: str, mcp_url: str | None, concurrency: in
 
 
 def run(args: argparse.Namespace) -> None:
+    from common.errors import ConfigError
+
+    try:  # each case signs in as a fresh user, with a development token
+        mint_token(get_settings(), "eval")
+    except ConfigError as exc:
+        sys.exit(f"taskchat eval: {exc}")
     outcomes = asyncio.run(
         evaluate(Path(args.file), url=args.url, mcp_url=args.mcp_url, concurrency=args.concurrency)
     )

@@ -26,9 +26,19 @@ os.environ.update(
         "ALLOWED_ORIGINS": "http://localhost:3000,https://app.example.com",
         "CHAT_TIMEOUT_S": "15",
         "OPENAI_AGENTS_DISABLE_TRACING": "1",
+        # The local development key set: tests mint tokens with it, and so do the processes they start.
+        # Production mode is tested with settings of its own (tests/integration/test_production.py).
+        "TASKCHAT_ENV": "development",
     }
 )
-for name in ("GEMINI_API_KEY", "BETTER_AUTH_URL", "BETTER_AUTH_JWKS_URL", "AUTH_JWKS_FILE", "MCP_URL"):
+for name in (
+    "GEMINI_API_KEY",
+    "BETTER_AUTH_URL",
+    "BETTER_AUTH_JWKS_URL",
+    "AUTH_JWKS_FILE",
+    "MCP_URL",
+    "MCP_SERVICE_TOKEN",
+):
     os.environ.pop(name, None)
 
 

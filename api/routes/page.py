@@ -1,6 +1,7 @@
 """The built-in chat page at `/`: one HTML file with inline CSS and JS, no build step, nothing fetched
-from elsewhere (its Content-Security-Policy allows only this origin). And, for local development only,
-`POST /api/dev-token`, which hands the page a token signed with the development key set."""
+from elsewhere (its Content-Security-Policy allows only this origin). And, mounted in development only
+(`Settings.dev_tokens`), `POST /api/dev-token`, which hands the page a token signed with the development
+key set; without it the page asks for a token."""
 
 import asyncio
 import base64
@@ -15,18 +16,21 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.devkeys import mint_token
-from common.errors import Forbidden, NotFound
+from common.errors import Forbidden
 
 PAGE = Path(__file__).resolve().parent.parent / "static" / "chat.html"
 DEV_TOKEN_TTL_S = 12 * 3600
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 router = APIRouter(include_in_schema=False)
+dev_router = APIRouter(include_in_schema=False)
 
 
 @cache
-def page() -> tuple[bytes, str]:
+def page(dev_tokens: bool) -> tuple[bytes, str]:
     html = PAGE.read_text(encoding="utf-8")
+    # Outside the script, so its hash (the policy) stays the same: whether to offer development tokens.
+    html = html.replace("<body>", f'<body data-dev-tokens="{"on" if dev_tokens else "off"}">', 1)
     script = re.search(r"<script>(.*?)</script>", html, re.S)
     assert script is not None
     digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
@@ -38,8 +42,8 @@ def page() -> tuple[bytes, str]:
 
 
 @router.get("/")
-async def chat_page() -> Response:
-    html, policy = page()
+async def chat_page(request: Request) -> Response:
+    html, policy = page(request.app.state.settings.dev_tokens)
     headers = {
         "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",
@@ -63,11 +67,9 @@ def _loopback(address: str) -> bool:
         return False
 
 
-@router.post("/api/dev-token")
+@dev_router.post("/api/dev-token")
 async def dev_token(request: Request, body: DevTokenRequest) -> dict[str, object]:
     settings = request.app.state.settings
-    if settings.jwks_url is not None:
-        raise NotFound("Development tokens are off: this API verifies Better Auth tokens.")
     # Only to a browser on this machine, on a page opened as localhost: the client address keeps other
     # machines out (an API listening on 0.0.0.0), the Host header keeps out a site that rebinds its own
     # name to 127.0.0.1 (it would pass the same-origin check, but its Host still names that site).

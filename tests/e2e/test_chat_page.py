@@ -97,6 +97,37 @@ async def test_chat_streams_the_answer_with_tool_activity_and_survives_a_reload(
         ]
 
 
+async def test_in_production_the_page_asks_for_a_token_and_signs_in_with_one(
+    browser, settings, user_id, tmp_path
+) -> None:
+    """No development tokens in production: the page offers only to paste a token, and one works."""
+    from playwright.async_api import expect
+
+    from api.main import create_app
+    from common.devkeys import ensure_keyset, mint_token
+    from tests.helpers import ServerThread, free_port
+
+    key_file = tmp_path / "jwks.json"
+    ensure_keyset(key_file)
+    deployed = settings.model_copy(update={"taskchat_env": "production", "auth_jwks_file": key_file})
+    port = free_port()
+    with ServerThread(create_app(deployed), port):
+        page = await browser.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await expect(page.locator("#dev-card")).to_be_hidden()
+        await expect(page.locator("#paste-title")).to_have_text("Sign in with a token")
+        await expect(page.locator("#paste")).to_be_focused()
+        await page.fill("#paste", mint_token(deployed, user_id))
+        await page.click("#use-token")
+        await expect(page.locator("#who")).to_have_text(user_id)
+        await expect(page.locator("#title")).to_have_text("New conversation")
+        await page.close()
+    assert problems == []
+
+
 MEASURE = """() => { const input = document.getElementById("input");
     return {page: document.documentElement.scrollWidth, hint: input.scrollHeight - input.clientHeight,
             send: document.getElementById("send").getBoundingClientRect().right}; }"""

@@ -22,8 +22,8 @@ from common.models import Message
 @pytest.fixture(scope="module")
 def dev_key(settings):  # type: ignore[no-untyped-def]
     """The private JWK the API trusts (it reads the same file)."""
-    ensure_keyset(settings.dev_jwks_file)
-    return json.loads(settings.dev_jwks_file.read_text())["keys"][0]
+    ensure_keyset(settings.jwks_file)
+    return json.loads(settings.jwks_file.read_text())["keys"][0]
 
 
 def _b64(data: bytes) -> str:

@@ -126,6 +126,7 @@ def ba_api_url(better_auth: BetterAuth, settings, worker) -> Iterator[str]:  # t
             "better_auth_issuer": better_auth.url,
             "better_auth_audience": better_auth.api_url,
             "auth_jwks_file": None,
+            "taskchat_env": "production",  # as deployed: Better Auth is the only key source
         }
     )
     with ServerThread(create_app(ba_settings), int(better_auth.api_url.rsplit(":", 1)[1])):

@@ -2,8 +2,8 @@
 quota (`--rpm`) and whose workers pace themselves to it (`GEMINI_RPM`). More users than the quota serves
 must make chats wait, never fail. `python -m bench.run locust` starts the stack and runs this:
 
-    TASKCHAT_HOME=... .venv/bin/locust -f tests/load/locust_quota.py --headless -u 20 -r 5 -t 90s \\
-        --host http://127.0.0.1:8000
+    TASKCHAT_ENV=development TASKCHAT_HOME=... .venv/bin/locust -f tests/load/locust_quota.py \\
+        --headless -u 20 -r 5 -t 90s --host http://127.0.0.1:8000
 
 The fake model only knows how to add tasks ("Add a task to X", "also remind me to X"), so that is what
 users ask, in new conversations, follow-ups and streamed turns. A failure is any non-200 answer, an SSE

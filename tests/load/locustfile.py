@@ -1,7 +1,7 @@
 """Load test with a realistic mix: new conversations, follow-ups, lists, completes, streaming.
 
-    TASKCHAT_HOME=... .venv/bin/locust -f tests/load/locustfile.py --headless -u 20 -r 5 -t 60s \\
-        --host http://127.0.0.1:8000
+    TASKCHAT_ENV=development TASKCHAT_HOME=... .venv/bin/locust -f tests/load/locustfile.py \\
+        --headless -u 20 -r 5 -t 60s --host http://127.0.0.1:8000
 
 Each simulated user gets its own development token (`taskchat token`'s key set, so run it against a
 stack that uses the local key set, e.g. `taskchat dev`). A failure is any non-200 answer, an SSE stream

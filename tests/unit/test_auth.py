@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from api.auth import TokenVerifier
+from common.auth import TokenVerifier
 from common.errors import Unauthorized
 from common.settings import Settings
 

@@ -1,4 +1,4 @@
-"""The remote JWKS cache of `api.auth`: Better Auth's key set served by an httpx2 MockTransport, and a
+"""The remote JWKS cache of `common.auth`: Better Auth's key set served by an httpx2 MockTransport, and a
 fake clock so TTL and cooldown are exercised without sleeping."""
 
 import asyncio
@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_pri
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 
-import api.auth
-from api.auth import REFETCH_COOLDOWN_S, TokenVerifier
+import common.auth
+from common.auth import REFETCH_COOLDOWN_S, TokenVerifier
 from common.errors import Unauthorized, Unavailable
 from common.settings import Settings
 
@@ -23,7 +23,7 @@ TTL = 300
 
 
 class Clock:
-    """Stands in for the `time` module inside api.auth only (the event loop keeps the real clock)."""
+    """Stands in for the `time` module inside common.auth only (the event loop keeps the real clock)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -66,7 +66,7 @@ def token(private, kid: str, sub: str = "alice") -> str:  # type: ignore[no-unty
 @pytest.fixture
 def clock(monkeypatch) -> Clock:  # type: ignore[no-untyped-def]
     fake = Clock()
-    monkeypatch.setattr(api.auth, "time", fake)
+    monkeypatch.setattr(common.auth, "time", fake)
     return fake
 
 

@@ -1,5 +1,5 @@
-"""Better Auth identities: EdDSA JWTs from its `jwt()` plugin, checked against its JWKS (or, for
-development, a local key set file)."""
+"""Better Auth identities: EdDSA JWTs from its `jwt()` plugin, checked against its JWKS (or a key set
+file: AUTH_JWKS_FILE, or in development the local key set). The API and the MCP server verify with this."""
 
 import asyncio
 import json
@@ -12,13 +12,42 @@ from typing import Any
 import httpx2
 import jwt
 
-from common.errors import Unauthorized, Unavailable
+from common.errors import ConfigError, Unauthorized, Unavailable
 from common.settings import Settings
 
 log = logging.getLogger("taskchat.auth")
 MAX_TOKEN_BYTES = 8192
 REFETCH_COOLDOWN_S = 30.0
 VERIFIED_KEPT = 10_000
+MIN_SERVICE_TOKEN_CHARS = 32
+
+
+def key_source_problem(settings: Settings) -> str | None:
+    """Why this configuration cannot verify tokens, or None. Outside development nothing falls back to
+    the development key set: the API, the workers and the MCP server refuse to start instead."""
+    if settings.auth_jwks_file is not None:
+        if settings.development or settings.auth_jwks_file.is_file():
+            return None  # in development a missing file is created (common.devkeys)
+        return f"AUTH_JWKS_FILE {settings.auth_jwks_file} does not exist"
+    if settings.jwks_url is not None or settings.development:
+        return None
+    return (
+        "no Better Auth key source: set BETTER_AUTH_URL (or BETTER_AUTH_JWKS_URL, or AUTH_JWKS_FILE); "
+        "for local development keys set TASKCHAT_ENV=development"
+    )
+
+
+def service_token_problem(settings: Settings) -> str | None:
+    """Why MCP_SERVICE_TOKEN cannot be used, or None: it acts for any user, so it has no default and
+    must be long enough not to be guessed."""
+    token = settings.mcp_service_token or ""
+    if len(token) >= MIN_SERVICE_TOKEN_CHARS:
+        return None
+    said = "is not set" if not token else f"has {len(token)} characters"
+    return (
+        f"MCP_SERVICE_TOKEN {said}; it must be at least {MIN_SERVICE_TOKEN_CHARS} random characters "
+        "(make one with: openssl rand -hex 32)"
+    )
 
 
 class KeySet:
@@ -27,8 +56,10 @@ class KeySet:
 
     def __init__(self, settings: Settings, http: httpx2.AsyncClient | None) -> None:
         self.settings, self.http = settings, http
-        self.url = None if settings.auth_jwks_file else settings.jwks_url
-        self.file: Path | None = None if self.url else settings.dev_jwks_file
+        self.file: Path | None = settings.jwks_file
+        self.url = None if self.file else settings.jwks_url
+        if self.file is None and self.url is None:
+            raise ConfigError(key_source_problem(settings) or "no key source")
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")  # not 0.0: monotonic time may start near 0 on a fresh boot
         # The last fetch attempt, successful or not: the unknown-kid cooldown counts from it, so a JWKS
@@ -83,7 +114,7 @@ class KeySet:
             response.raise_for_status()
             return response.json()
         assert self.file is not None
-        if not self.file.exists():
+        if self.settings.development and not self.file.exists():
             from common import devkeys
 
             devkeys.ensure_keyset(self.file)
