@@ -9,6 +9,7 @@ empty fetch and the BLPOP stays in the list, so no wake-up is lost; the BLPOP ti
 polling as a fallback. Delay queues keep stock polling: their messages become due by time.
 """
 
+import time
 from typing import Any
 from uuid import uuid4
 
@@ -124,6 +125,10 @@ class RunQueue:
 
     async def send(self, message: dramatiq.Message) -> None:
         await self.send_many([message])
+
+    async def send_later(self, message: dramatiq.Message, *, delay_ms: int) -> None:
+        """As the broker's `enqueue(message, delay=delay_ms)`."""
+        await self.send_many([message], eta_ms=[int(time.time() * 1000) + delay_ms])
 
     async def send_many(self, messages: list[dramatiq.Message], *, eta_ms: list[int] | None = None) -> None:
         """Messages of one queue; with `eta_ms` (Unix milliseconds, one per message) they are delayed
