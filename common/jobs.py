@@ -7,6 +7,10 @@ milliseconds to an idle chat. Producers push a token on a per-queue wake list af
 an idle consumer blocks on that list (BLPOP) instead of sleeping. A token that arrives between an
 empty fetch and the BLPOP stays in the list, so no wake-up is lost; the BLPOP timeout keeps the stock
 polling as a fallback. Delay queues keep stock polling: their messages become due by time.
+
+`_WakeConsumer`, `RunQueue` and `Backlog` follow Dramatiq 2.2.1's private `_RedisConsumer` and its Lua
+script (brokers/redis/dispatch.lua); tests/unit/test_dramatiq_pin.py fails when the installed Dramatiq
+is another, so that an upgrade starts by comparing them.
 """
 
 import time
