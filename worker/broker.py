@@ -76,9 +76,9 @@ class ShutdownDeadline(Middleware):
         for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             handler = signal.getsignal(signum) if signum is not None else None
             if callable(handler):
-                signal.signal(signum, self._first_start(handler))
+                signal.signal(signum, self._arming(handler))
 
-    def _first_start(self, handler: Callable[[int, FrameType | None], Any]) -> Callable[..., None]:
+    def _arming(self, handler: Callable[[int, FrameType | None], Any]) -> Callable[..., None]:
         def on_stop(signum: int, frame: FrameType | None) -> None:
             self.start()
             handler(signum, frame)
