@@ -1,6 +1,6 @@
 """The queue on real Redis: what the API's `RunQueue` sends is the message a worker's consumer receives,
 and it wakes an idle consumer instead of leaving it to its poll; Dramatiq's own broker and consumer agree
-with ours; a deferred run is put back without blocking the event loop."""
+with ours; a deferred run is put back through the runtime's awaited queue."""
 
 import time
 import uuid
