@@ -14,6 +14,7 @@ and what transfers to other machines; `calibration` says how fast this machine's
 
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -90,10 +91,14 @@ def stack(*, threads: int | None = None, env: dict[str, str] | None = None) -> I
     env = {**ENV, **(env or {})}
     port = free_port()
     extra = ["--threads", str(threads)] if threads else []
+    # Sessions of their own, like Redis's (main()): a Ctrl-C reaches only this script, which stops them
+    # before Redis.
     worker = subprocess.Popen(
-        [*TASKCHAT, "worker", "--processes", "1", *extra, "--metrics-port", str(free_port())], env=env
+        [*TASKCHAT, "worker", "--processes", "1", *extra, "--metrics-port", str(free_port())],
+        env=env,
+        start_new_session=True,
     )
-    api = subprocess.Popen([*TASKCHAT, "api", "--port", str(port)], env=env)
+    api = subprocess.Popen([*TASKCHAT, "api", "--port", str(port)], env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -117,9 +122,9 @@ def stack(*, threads: int | None = None, env: dict[str, str] | None = None) -> I
             process.terminate()
         for process in (api, worker):
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=45)  # a worker exits within WORKER_SHUTDOWN_GRACE_S (30 s)
             except subprocess.TimeoutExpired:  # an API still holding requests that wait for their runs
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)  # the group: a worker's processes with it
                 process.wait()
         processes.pop("api"), processes.pop("worker")
 
@@ -869,6 +874,9 @@ def main() -> None:
             "no",
         ],
         stdout=subprocess.DEVNULL,
+        # Stopped last, after the workers (each stack() stops its own): a worker told to stop while Redis
+        # is gone cannot acknowledge its messages. So a Ctrl-C must not reach it directly.
+        start_new_session=True,
     )
     processes["redis"] = [psutil.Process(redis_server.pid)]
     ENV["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"

@@ -7,8 +7,13 @@ milliseconds to an idle chat. Producers push a token on a per-queue wake list af
 an idle consumer blocks on that list (BLPOP) instead of sleeping. A token that arrives between an
 empty fetch and the BLPOP stays in the list, so no wake-up is lost; the BLPOP timeout keeps the stock
 polling as a fallback. Delay queues keep stock polling: their messages become due by time.
+
+`_WakeConsumer`, `RunQueue` and `Backlog` follow Dramatiq 2.2.1's private `_RedisConsumer` and its Lua
+script (brokers/redis/dispatch.lua); tests/unit/test_dramatiq_pin.py fails when the installed Dramatiq
+is another, so that an upgrade starts by comparing them.
 """
 
+import time
 from typing import Any
 from uuid import uuid4
 
@@ -124,6 +129,10 @@ class RunQueue:
 
     async def send(self, message: dramatiq.Message) -> None:
         await self.send_many([message])
+
+    async def send_later(self, message: dramatiq.Message, *, delay_ms: int) -> None:
+        """As the broker's `enqueue(message, delay=delay_ms)`."""
+        await self.send_many([message], eta_ms=[int(time.time() * 1000) + delay_ms])
 
     async def send_many(self, messages: list[dramatiq.Message], *, eta_ms: list[int] | None = None) -> None:
         """Messages of one queue; with `eta_ms` (Unix milliseconds, one per message) they are delayed

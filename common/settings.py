@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     stream_timeout_s: float = 300.0
     # How long the per-user event feed keeps events (a client that was away longer reloads instead).
     events_keep_hours: float = 24.0
+    # A `taskchat worker` process told to stop exits this long after, whatever is still going: Dramatiq
+    # would otherwise retry an acknowledgement Redis cannot take forever (worker/broker.py).
+    worker_shutdown_grace_s: float = 30.0
     # Seconds the offline model waits per answer (streamed out gradually): simulates a real model for demos.
     offline_model_delay_s: float = 0.0
     history_max_messages: int = 20

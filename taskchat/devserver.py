@@ -222,8 +222,9 @@ def run(args: argparse.Namespace) -> None:
         for child in children:
             try:
                 child.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
+            except subprocess.TimeoutExpired:  # its group: a worker's processes must not outlive Redis
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
         if redis_process is not None:
             redis_process.terminate()
             redis_process.wait(timeout=10)

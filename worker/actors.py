@@ -22,13 +22,12 @@ async def run_chat(
     infrastructure errors such as a database outage; model failures end the run as failed with a
     readable reason. A run whose conversation still has an earlier unfinished run, or that another
     attempt is working on, is put back with a short delay: runs of one conversation execute in order."""
+    rt = await get_runtime()
     try:
-        await run_chat_job(
-            await get_runtime(), run_id, request_id=request_id, reply_to=reply_to, stream=stream
-        )
+        await run_chat_job(rt, run_id, request_id=request_id, reply_to=reply_to, stream=stream)
     except RunDeferred:
         again = run_chat_message(run_id, request_id=request_id, reply_to=reply_to, stream=stream)
-        dramatiq.get_broker().enqueue(again, delay=500)
+        await rt.queue.send_later(again, delay_ms=500)  # awaited: the broker's `enqueue` blocks the loop
 
 
 @dramatiq.actor(

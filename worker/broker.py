@@ -1,7 +1,13 @@
 """The worker's broker: imported before the actors so that they bind to it."""
 
 import asyncio
+import logging
 import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import dramatiq
 import uvloop
@@ -52,9 +58,54 @@ class WorkerLifecycle(Middleware):
             self._sweeper.cancel()
 
 
+class ShutdownDeadline(Middleware):
+    """Ends a worker process `grace_s` after it was told to stop (SIGTERM, or SIGHUP to reload), whatever
+    is still going. Dramatiq waits up to 10 minutes for runs in flight, retries an acknowledgement every
+    5 s until Redis takes it, and on a second SIGTERM leaves its shutdown for threads that never end: a
+    worker stopped while Redis is unreachable would never exit. What it leaves unacknowledged goes back
+    to the queue once its heartbeat lapses, and runs are idempotent."""
+
+    def __init__(self, grace_s: float) -> None:
+        super().__init__()
+        self.grace_s = grace_s
+        self._timer: threading.Timer | None = None
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Dramatiq's own handlers are in place by now (the worker boots on the process's main thread,
+        # before it takes a message); the deadline starts with the signal, before they act on it.
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            handler = signal.getsignal(signum) if signum is not None else None
+            if callable(handler):
+                signal.signal(signum, self._arming(handler))
+
+    def _arming(self, handler: Callable[[int, FrameType | None], Any]) -> Callable[..., None]:
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.start()
+            handler(signum, frame)
+
+        return on_stop
+
+    def start(self) -> None:
+        if self._timer is None:
+            # A daemon thread: it must not keep alive a process that finished its shutdown in time.
+            self._timer = threading.Timer(self.grace_s, self._exit)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _exit(self) -> None:
+        logging.getLogger("taskchat.worker").warning(
+            "worker.shutdown.grace_exceeded grace_s=%s: exiting now; unacknowledged messages return to "
+            "the queue when this worker's heartbeat lapses",
+            self.grace_s,
+        )
+        os._exit(1)  # not sys.exit: the threads still retrying would keep the process alive
+
+
 broker = make_broker(get_settings(), max_connections=512)
 broker.add_middleware(FastAsyncIO())
 broker.add_middleware(WorkerLifecycle())
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # set by `taskchat worker`; not in tests' in-thread workers
     broker.add_middleware(Prometheus())
+    # Only in a process of its own: the deadline ends the whole process.
+    broker.add_middleware(ShutdownDeadline(get_settings().worker_shutdown_grace_s))
 dramatiq.set_broker(broker)

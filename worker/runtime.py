@@ -10,6 +10,7 @@ from agents.mcp.util import MCPUtil
 
 from common.db import Database
 from common.events import RunEventPublisher
+from common.jobs import RunQueue
 from common.settings import Settings, get_settings
 from common.userevents import AfterCommit
 from mcp_tools.server import bind_database
@@ -65,6 +66,11 @@ class Runtime:
             function_tools,
             replaced,
         )
+
+    @property
+    def queue(self) -> RunQueue:
+        """Sends jobs from the event loop in one awaited round trip (the broker's `enqueue` blocks)."""
+        return self.after_commit.queue
 
     async def close(self) -> None:
         bind_database(self.replaced_database)

@@ -23,7 +23,7 @@ def taskchat(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         # The leader only: dramatiq's main process forwards SIGTERM to its workers, and a second
-        # SIGTERM makes a worker exit mid-shutdown and hang on its live threads.
+        # SIGTERM makes a worker leave its shutdown to live threads until its grace ends it.
         process.terminate()
         try:
             process.wait(timeout=15)

@@ -132,10 +132,6 @@ _REMINDER = re.compile(
     r"an\s+)?(?:new\s+)?reminder|i(?:\s+want|\s+need|\s+would\s+like|'d\s+like)\s+a\s+reminder|reminder\s*:)",
     re.I,
 )
-_WHEN_PHRASE = (
-    r"(?:on\s+|this\s+|next\s+)?(?:today|tonight|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|"
-    r"sunday|weekend|week|morning|evening|later)(?:\s+(?:morning|afternoon|evening|night|at\s+[\w:]+))?"
-)
 
 
 def _drop_lead(body: str) -> str:

@@ -56,10 +56,10 @@ _RESCHEDULE = [  # (pattern, the date must look like a date)
     (rf"^{_LATER}\s+{REF}\s+(?:back\s+|out\s+)?(by\s+.+)$", False),  # "delay the dentist by a week"
     (rf"^{_SOONER}\s+{REF}\s+((?:forward|earlier|up|ahead)\s+by\s+.+)$", False),
     (
-        rf"^{_SET}\s+(?:the\s+)?{_DUE}\s+(?:of|for|on)\s+{REF}{sep('to', 'for', 'as', 'until', 'till')}(.+)$",
+        rf"^{_SET}\s+(?:the\s+)?{_DUE}\s+(?:of|for|on)\s+{REF}{_TO}(.+)$",
         False,
     ),
-    (rf"^{_SET}\s+{REF}(?:'s|’s)\s+{_DUE}{sep('to', 'for', 'as', 'until', 'till')}(.+)$", False),
+    (rf"^{_SET}\s+{REF}(?:'s|’s)\s+{_DUE}{_TO}(.+)$", False),
     (rf"^{_SET}\s+(?:the\s+)?{REF}\s+{_DUE}{sep('to', 'for', 'as')}(.+)$", True),
     (rf"^(?:the\s+)?{_DUE}\s+(?:of|for|on)\s+{REF}\s+(?:is|should be|will be|=|:)\s*(.+)$", False),
     (rf"^(?:make|set)\s+{REF}\s+due\s+(.+)$", False),
