@@ -45,6 +45,18 @@ class ReminderList(BaseModel):
     reminders: list[ReminderPublic]
 
 
+# A new task's columns that add_task may set, and their values when it does not.
+_ADDED: dict[str, Any] = {
+    "title": None,
+    "description": None,
+    "due_at": None,
+    "all_day": False,
+    "priority": Priority.normal.value,
+    "tags": [],
+    "repeat": None,
+}
+
+
 @dataclass
 class Edit:
     """What add_task or update_task sets; None leaves a field as it is (or unset, for a new task)."""
@@ -82,6 +94,15 @@ class Edit:
         return changes
 
 
+# A new task: every column bound, so that the statement is built and compiled once.
+_ADD = (
+    insert(Task)
+    .values(
+        {name: bindparam(f"p_{name}") for name in ("user_id", *_ADDED)}
+        | {"completed": False, "created_at": func.now(), "updated_at": func.now()}
+    )
+    .returning(*COLUMNS)
+)
 _owned = (Task.user_id == bindparam("p_user_id"), Task.id == bindparam("p_task_id"))
 _ACTIVE_REMINDERS = select(func.count()).where(
     Reminder.user_id == bindparam("user_id"), Reminder.status == ReminderStatus.pending
@@ -169,10 +190,8 @@ def add_task(conn: Connection, *, user_id: str, tz: ZoneInfo, edit: Edit) -> Tas
     reminder = _reminder(edit, _due(columns))
     if reminder is not None:
         _in_future(reminder[0])  # before the insert: completing a repeating task retries without it
-    statement = insert(Task).values(
-        user_id=user_id, completed=False, created_at=func.now(), updated_at=func.now(), **columns
-    )
-    row = conn.execute(statement.returning(*COLUMNS)).one()
+    values = _ADDED | columns
+    row = conn.execute(_ADD, {"p_user_id": user_id} | {f"p_{name}": values[name] for name in _ADDED}).one()
     if reminder is not None:
         _schedule(conn, user_id=user_id, task_id=row.id, at=reminder[0], before_due_minutes=reminder[1])
         task = public(_one(conn, _GET, {"p_user_id": user_id, "p_task_id": row.id}, row.id), tz)
