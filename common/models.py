@@ -221,6 +221,17 @@ class Run(SQLModel, table=True):
     lease_expires_at: datetime | None = None
 
 
+class ModelStep(SQLModel, table=True):
+    """A model response of a run that asked for tool calls, recorded before they ran, so that a retried
+    run replays it instead of asking the model again (worker/replay.py). Removed when the run finishes."""
+
+    run_id: int = Field(sa_column=Column(Integer, ForeignKey("run.id", ondelete="CASCADE"), primary_key=True))
+    step: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    # The response's output items (the SDK's `ModelResponse.output`) as JSON.
+    output: list[Any] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class ToolCall(SQLModel, table=True):
     __table_args__ = (
         Index("ux_toolcall_run_id_seq", "run_id", "seq", unique=True),

@@ -78,7 +78,7 @@ def history_items(turns: list[dict[str, Any]], *, run_id: int) -> list[dict[str,
         if turn["question"] is not None:
             items.append({"role": "user", "content": turn["question"]})
         if turn["run_id"] == run_id:
-            continue  # this run's own earlier attempts are replayed through the tool ledger instead
+            continue  # this run's own earlier attempts are replayed from their model steps (worker/replay.py)
         for call in turn["calls"] or []:
             call_id = f"tc_{call['id']}"
             output = json.dumps(call["result"]) if call["status"] == "ok" else (call["error"] or "error")

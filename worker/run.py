@@ -1,7 +1,8 @@
 """One agent run for one user message: claim -> history -> agent -> persist -> publish.
 
 No transaction stays open across a model or tool call. Dramatiq delivers at least once, so a run
-that is already finished is skipped, and a retried run replays the tool calls it already made.
+that is already finished is skipped, and a retried run replays its recorded model steps and the tool
+calls it already made (worker/replay.py).
 """
 
 import json
@@ -18,16 +19,40 @@ from agents.items import ToolCallItem, ToolCallOutputItem
 from agents.stream_events import RawResponsesStreamEvent, RunItemStreamEvent
 from openai.types.responses import ResponseTextDeltaEvent
 from redis.exceptions import RedisError
-from sqlalchemy import Interval, and_, bindparam, exists, func, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    Interval,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from common import logs
 from common.db import UNAVAILABLE
-from common.models import UNFINISHED, Conversation, Message, Role, Run, RunStatus, UserState, utcnow
+from common.models import (
+    UNFINISHED,
+    Conversation,
+    Message,
+    ModelStep,
+    Role,
+    Run,
+    RunStatus,
+    UserState,
+    utcnow,
+)
 from worker import metrics
 from worker.gemini import MODEL_STATUS, ModelUnavailable
 from worker.history import history_items, turns_for, turns_json
 from worker.lease import LEASE
 from worker.prompts import instructions
+from worker.replay import ReplayModel, recorded_steps
 from worker.runtime import Runtime
 from worker.tools import RunContext
 
@@ -160,7 +185,7 @@ _finished = (
         lease_expires_at=None,
         assistant_message_id=select(_answer_id.c.id).scalar_subquery(),
     )
-    .returning(Run.assistant_message_id, Run.conversation_id, Run.user_id)
+    .returning(Run.id, Run.assistant_message_id, Run.conversation_id, Run.user_id)
     .cte("finished")
 )
 _answer = (
@@ -187,6 +212,10 @@ _given_back = (
     .returning(UserState.user_id)
     .cte("given_back")
 )
+# A finished run is never replayed: its recorded model steps go with the finish.
+_forgotten = (
+    delete(ModelStep).where(ModelStep.run_id == select(_finished.c.id).scalar_subquery()).cte("forgotten")
+)
 _FINISH = (
     update(Conversation)
     .where(
@@ -194,7 +223,7 @@ _FINISH = (
     )
     .values(updated_at=func.now())
     .returning(Conversation.id)
-    .add_cte(_given_back)
+    .add_cte(_given_back, _forgotten)
 )
 
 
@@ -221,12 +250,15 @@ async def _claim(rt: Runtime, run_id: int) -> tuple[Run, list[dict[str, Any]], s
 async def _run_agent(
     rt: Runtime, run: Run, history: list[dict[str, Any]], timezone: str, events: Events
 ) -> str:
+    # A retry gets back the model responses its earlier attempts recorded; a first attempt has none.
+    recorded = await recorded_steps(rt.db, run.id or 0) if run.attempts > 1 else {}
+    model = ReplayModel(rt.model, rt.db, run_id=run.id or 0, recorded=recorded)
     # An agent per run: the SDK checks the tool lists of all runs sharing an Agent object on every turn,
     # which with hundreds of runs in flight cost more than building the agent.
     agent = Agent[RunContext](
         name="taskchat",
         instructions=instructions(timezone),
-        model=rt.model,
+        model=model,
         tools=list(rt.function_tools),
         model_settings=ModelSettings(temperature=0.2),
     )
@@ -249,6 +281,8 @@ async def _run_agent(
     finally:
         MODEL_STATUS.reset(status)
         rt.tools.forget_run(run.id or 0)
+        if model.replayed:
+            log.info("chat.run.replayed steps=%s", model.replayed)
     return str(result.final_output or "").strip() or "Done."
 
 

@@ -2,16 +2,20 @@
 
 import asyncio
 import dataclasses
+import json
 from datetime import timedelta
 
 import openai
 import pytest
+from agents import ModelSettings, ModelTracing
+from agents.testing import ModelStep as ScriptStep
 from agents.testing import ScriptedModel, assistant_message, function_call
-from sqlmodel import select
+from sqlmodel import col, select
 
-from common.models import Message, Role, Run, RunStatus, Task, utcnow
+from common.models import Message, ModelStep, Role, Run, RunStatus, Task, utcnow
 from tests.factories import new_run, reload
 from worker import lease
+from worker.replay import ReplayModel
 from worker.run import RunDeferred, run_chat_job
 from worker.runtime import Runtime
 
@@ -241,3 +245,131 @@ class TestLease:
         await keeper.close()
         assert renewed > utcnow() + timedelta(seconds=10)  # renewed to the full lease
         assert (await reload(sessions, run.id))[0].lease_expires_at is None  # its retry need not wait
+
+
+def _last_output(call) -> dict | None:
+    """The newest tool result in a model call's input, as JSON."""
+    outputs = [i for i in call.input if isinstance(i, dict) and i.get("type") == "function_call_output"]
+    return json.loads(outputs[-1]["output"]) if outputs else None
+
+
+def _fickle(call):
+    """A model that words the same request differently each time: "Buy Milk" where it said "Buy milk",
+    and a final answer from the tool result it was given."""
+    result = _last_output(call)
+    if result is None:
+        return [function_call("add_task", {"title": "Buy Milk"}, call_id="call-again")]
+    return [assistant_message(f"Added “{result['title']}” (#{result['id']}).")]
+
+
+async def _ask(model):
+    return await model.get_response(
+        None,
+        [{"role": "user", "content": "Add a task to buy milk"}],
+        ModelSettings(),
+        [],
+        None,
+        [],
+        ModelTracing.DISABLED,
+        previous_response_id=None,
+        conversation_id=None,
+        prompt=None,
+    )
+
+
+async def _steps(sessions, run_id: int) -> list[ModelStep]:
+    async with sessions() as s:
+        statement = select(ModelStep).where(ModelStep.run_id == run_id).order_by(col(ModelStep.step))
+        return list((await s.exec(statement)).all())
+
+
+class TestReplay:
+    @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+    async def test_a_retried_run_replays_the_recorded_step_and_asks_the_model_only_for_the_rest(
+        self, runtime, sessions, user_id, stream
+    ) -> None:
+        run = await new_run(sessions, user_id, "Add a task to buy milk")
+        dying = ScriptedModel(
+            [
+                [function_call("add_task", {"title": "Buy milk"}, call_id="call-first")],
+                ConnectionError("the worker died while the model thought"),  # not an answer: retried
+            ]
+        )
+        with pytest.raises(ConnectionError):
+            await run_chat_job(dataclasses.replace(runtime, model=dying), run.id, stream=stream)
+        (step,) = await _steps(sessions, run.id)
+        assert (step.step, [(i["type"], i["call_id"], i["arguments"]) for i in step.output]) == (
+            0,
+            [("function_call", "call-first", '{"title":"Buy milk"}')],
+        )
+        _, _, (first_call,) = await reload(sessions, run.id)
+
+        fickle = ScriptedModel([ScriptStep.respond(_fickle)] * 2)
+        await run_chat_job(dataclasses.replace(runtime, model=fickle), run.id, stream=stream)
+
+        run, answer, calls = await reload(sessions, run.id)
+        (asked,) = fickle.calls  # the recorded step was not asked again: only the answer was
+        assert asked.streamed is stream
+        replayed = [i for i in asked.input if isinstance(i, dict) and i.get("type") == "function_call"]
+        assert [(c["call_id"], c["arguments"]) for c in replayed] == [("call-first", '{"title":"Buy milk"}')]
+        assert _last_output(asked) == first_call.result  # the tool result the model saw is the original
+        assert run.status == RunStatus.succeeded and run.attempts == 2
+        assert answer.content == f"Added “Buy milk” (#{first_call.result['id']})."
+        assert [(c.id, c.name, c.arguments) for c in calls] == [
+            (first_call.id, "add_task", {"title": "Buy milk"})
+        ]
+        async with sessions() as s:
+            assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == [
+                "Buy milk"
+            ]
+        assert await _steps(sessions, run.id) == []  # gone with the finish
+
+    async def test_a_step_recorded_but_not_carried_out_is_carried_out_by_the_retry(
+        self, runtime, sessions, user_id
+    ) -> None:
+        run = await new_run(sessions, user_id, "Add a task to buy milk")
+        recording = ReplayModel(
+            ScriptedModel([[function_call("add_task", {"title": "Buy milk"}, call_id="c1")]]),
+            runtime.db,
+            run_id=run.id,
+            recorded={},
+        )
+        await _ask(recording)  # the worker dies before the SDK runs the call
+        async with sessions() as s:
+            row = await s.get(Run, run.id)
+            row.status, row.attempts = RunStatus.running, 1
+            await s.commit()
+        fickle = ScriptedModel([ScriptStep.respond(_fickle)] * 2)
+        await run_chat_job(dataclasses.replace(runtime, model=fickle), run.id)
+        run, answer, calls = await reload(sessions, run.id)
+        assert len(fickle.calls) == 1 and answer.content.startswith("Added “Buy milk”")
+        assert [(c.name, c.arguments) for c in calls] == [("add_task", {"title": "Buy milk"})]
+
+    async def test_an_answer_without_tool_calls_is_not_recorded(self, runtime, sessions, user_id) -> None:
+        run = await new_run(sessions, user_id, "hello")
+        model = ReplayModel(
+            ScriptedModel([[assistant_message("Hi!")]]), runtime.db, run_id=run.id, recorded={}
+        )
+        response = await _ask(model)
+        assert [i.type for i in response.output] == ["message"] and await _steps(sessions, run.id) == []
+
+    async def test_two_attempts_at_once_go_on_with_the_step_recorded_first(
+        self, runtime, sessions, user_id
+    ) -> None:
+        run = await new_run(sessions, user_id, "Add a task to buy milk")
+        first = ReplayModel(
+            ScriptedModel([[function_call("add_task", {"title": "Buy milk"}, call_id="c1")]]),
+            runtime.db,
+            run_id=run.id,
+            recorded={},
+        )
+        late = ReplayModel(
+            ScriptedModel([[function_call("add_task", {"title": "Buy Milk"}, call_id="c2")]]),
+            runtime.db,
+            run_id=run.id,
+            recorded={},
+        )
+        await _ask(first)
+        response = await _ask(late)
+        assert [(i.call_id, i.arguments) for i in response.output] == [("c1", '{"title":"Buy milk"}')]
+        assert len(await _steps(sessions, run.id)) == 1
