@@ -32,7 +32,7 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 from pydantic import TypeAdapter
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from common.db import Database
@@ -48,14 +48,21 @@ _STEPS = (
 _STEP = select(ModelStep.output).where(
     ModelStep.run_id == bindparam("run_id"), ModelStep.step == bindparam("step")
 )
-# Parameters are p_*: SQLAlchemy reserves the column names for the VALUES it derives.
+# The step is committed without waiting for its WAL flush (`synchronous_commit` off for this one
+# statement's transaction; a flush costs milliseconds on many disks). That is safe: the row is visible at
+# once, and the first effect of its tool calls commits synchronously, which flushes the WAL up to and
+# including this record. A database crash before then loses the step but no effect with it, and the
+# retry asks the model again, as it would without a record.
 _RECORD = (
     insert(ModelStep)
-    .values(
-        run_id=bindparam("p_run_id"),
-        step=bindparam("p_step"),
-        output=bindparam("p_output", type_=JSONB),
-        created_at=func.now(),
+    .from_select(
+        ["run_id", "step", "output", "created_at"],
+        select(
+            bindparam("p_run_id", type_=Integer),
+            bindparam("p_step", type_=Integer),
+            bindparam("p_output", type_=JSONB),
+            func.now(),
+        ).where(func.set_config("synchronous_commit", "off", True) == "off"),
     )
     .on_conflict_do_nothing(index_elements=["run_id", "step"])
     .returning(ModelStep.step)
