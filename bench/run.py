@@ -492,6 +492,19 @@ async def data_layer(calls: int = 1000) -> None:
     report("tool call, add_task (effect + ledger row): CPU µs", f"{add:.0f}")
     report("tool call, add_task with due date and tags: CPU µs", f"{dated:.0f}")
     report("tool call, list_tasks (20 of the user's tasks, by due date): CPU µs", f"{listing:.0f}")
+
+    # What a run pays to be replayable: one INSERT per model response that asks for tool calls.
+    from worker.offline.model import _call
+    from worker.replay import ReplayModel
+
+    recorder = ReplayModel(rt.model, rt.db, run_id=run.id or 0, recorded={})
+    step = [_call("add_task", {"title": "Buy milk"})]
+    recorded = await cpu_us(lambda: recorder._record(step))
+    started = time.perf_counter()
+    for _ in range(calls):
+        await recorder._record(step)
+    wall = (time.perf_counter() - started) / calls * 1e6
+    report("record a model step (one function call): CPU / wall µs", f"{recorded:.0f} / {wall:.0f}")
     await rt.close()
 
 
