@@ -37,7 +37,7 @@ class Fickle:
         self.answered: Counter[str] = Counter()
 
     def __call__(self, body: dict[str, Any]) -> Action:
-        question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+        question = _user_question(body)
         if not after_tool_result(body):
             self.asked[question] += 1
             first, again = ASKED[question]
