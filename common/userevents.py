@@ -73,16 +73,20 @@ _TAKE_NUMBERS = (
 _INSERT = insert(Event).values(created_at=func.now())
 # The usual case, one event of one user (a tool call), in one round trip: the number and the row.
 _numbered = _TAKE_NUMBERS.cte("numbered")
-_INSERT_ONE = insert(Event).from_select(
-    ["user_id", "seq", "kind", "data", "created_at"],
-    select(
-        bindparam("p_user_id", type_=String),
-        _numbered.c.event_seq,
-        bindparam("p_kind", type_=String),
-        bindparam("p_data", type_=JSONB),
-        func.now(),
-    ),
-).returning(Event.seq)
+_INSERT_ONE = (
+    insert(Event)
+    .from_select(
+        ["user_id", "seq", "kind", "data", "created_at"],
+        select(
+            bindparam("p_user_id", type_=String),
+            _numbered.c.event_seq,
+            bindparam("p_kind", type_=String),
+            bindparam("p_data", type_=JSONB),
+            func.now(),
+        ),
+    )
+    .returning(Event.seq)
+)
 
 
 def finish(conn: Connection) -> Pending | None:
