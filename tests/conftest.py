@@ -2,6 +2,7 @@
 machine's real services, both removed at the end. Settings are set in the environment before any
 taskchat module reads them."""
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -125,3 +126,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 __all__ = ["AsyncIterator"]
+
+
+@pytest.fixture
+async def private_db(settings):
+    """A database of the test's own, migrated (settings and Database): for stacks whose runs the
+    session's long-lived workers must not see (their sweepers take over any run whose lease lapses)."""
+    from common.db import Database
+    from common.migrate import upgrade
+
+    name = f"{TEST_DB}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    own = settings.model_copy(update={"database_url": settings.database_url.rsplit("/", 1)[0] + f"/{name}"})
+    database = Database(own, pool_size=2)
+    try:
+        await asyncio.to_thread(upgrade, own)  # Alembic's env runs its own event loop
+        yield own, database
+    finally:
+        await database.close()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -180,7 +180,8 @@ class TestTwoWorkersRacing:
         users = [f"race-{uuid.uuid4().hex[:8]}" for _ in range(10)]
         try:
             async with tools_of(db, settings, env) as tools:
-                at = datetime.now(UTC) + timedelta(seconds=3)
+                # Far enough ahead that the 80 adds are made before it, on a loaded machine too.
+                at = datetime.now(UTC) + timedelta(seconds=15)
                 added = [await add(tools, user, f"Task {n}", at) for user in users for n in range(8)]
                 async with sessions() as s:
                     ids = [

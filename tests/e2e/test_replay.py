@@ -54,10 +54,14 @@ def _user_question(body: dict[str, Any]) -> str:
 
 
 class TestKilledWorkerReplays:
-    async def test_the_retry_replays_the_step_it_already_took(self, settings, sessions) -> None:
+    async def test_the_retry_replays_the_step_it_already_took(self, private_db) -> None:
+        # A database of its own: the session's offline worker would otherwise sweep the killed runs.
+        settings, db = private_db
+        sessions = db.sessions
         fickle = Fickle()
         with FakeLLM(fickle) as fake:
             env = {
+                "DATABASE_URL": settings.database_url,
                 "REDIS_PREFIX": f"{settings.redis_prefix}-r{uuid.uuid4().hex[:6]}",
                 "LLM_PROVIDER": "gemini",
                 "GEMINI_API_KEY": fake.api_key,
