@@ -271,13 +271,19 @@ def _readable(exc: Exception) -> str:
 
 class PacedModel(Model):
     """Shared pace, 429/5xx handling, breaker and fallbacks around Chat Completions models (one per
-    name, sharing one client). Built once per worker process; the same interface as any SDK `Model`, so
-    that it can be wrapped again."""
+    name, sharing one client, which `close` closes). Built once per worker process; the same interface
+    as any SDK `Model`, so that it can be wrapped again."""
 
     def __init__(
-        self, models: dict[str, Model], paces: dict[str, Pace], *, max_retries: int, max_wait_s: float
+        self,
+        models: dict[str, Model],
+        paces: dict[str, Pace],
+        *,
+        max_retries: int,
+        max_wait_s: float,
+        client: openai.AsyncOpenAI | None = None,
     ) -> None:
-        self.models, self.paces = models, paces
+        self.models, self.paces, self.client = models, paces, client
         self.names = list(models)  # the primary first, then the fallbacks in order
         self.max_retries, self.max_wait_s = max_retries, max_wait_s
         self.counts_tokens = any(pace.counts_tokens for pace in paces.values())
@@ -373,3 +379,5 @@ class PacedModel(Model):
     async def close(self) -> None:
         for model in self.models.values():
             await model.close()
+        if self.client is not None:  # the models' shared client (worker/chat_client.py)
+            await self.client.close()

@@ -76,6 +76,7 @@ class Runtime:
         bind_database(self.replaced_database)
         await self.tools.cleanup()
         await self.leases.close()
+        await self.model.close()
         await self.redis.aclose()
         await self.db.close()
 
