@@ -44,12 +44,16 @@ def connect_args(settings: Settings) -> dict[str, object]:
 
 
 def make_engine(
-    settings: Settings, *, pool_size: int | None = None, pool_timeout_s: float | None = None
+    settings: Settings,
+    *,
+    pool_size: int | None = None,
+    pool_timeout_s: float | None = None,
+    max_overflow: int | None = None,
 ) -> AsyncEngine:
     engine = create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_timeout=pool_timeout_s or settings.db_pool_timeout_s,
         pool_recycle=300,  # a suspended Neon compute drops idle connections
         # A single statement is its own transaction (one round trip, no BEGIN/COMMIT); units of several
@@ -87,8 +91,17 @@ class Database:
     single hop into SQLAlchemy's greenlet (the bridge `AsyncSession.run_sync` uses): an `AsyncConnection`
     would pay that hop for the checkout, each statement and the checkin."""
 
-    def __init__(self, settings: Settings, *, pool_size: int | None = None, timeout_s: float | None = None):
-        self.engine = make_engine(settings, pool_size=pool_size, pool_timeout_s=timeout_s)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pool_size: int | None = None,
+        timeout_s: float | None = None,
+        max_overflow: int | None = None,
+    ):
+        self.engine = make_engine(
+            settings, pool_size=pool_size, pool_timeout_s=timeout_s, max_overflow=max_overflow
+        )
         # The same engine and pool, with real transactions (the ORM sessions, units of several statements).
         self.transactional = self.engine.execution_options(isolation_level="READ COMMITTED")
         self.sessions: SessionFactory = async_sessionmaker(

@@ -19,7 +19,7 @@ from worker.models import make_model
 from worker.tools import TaskTools, tool_failure
 
 set_tracing_disabled(True)  # nothing leaves the machine
-DELIVERIES_AT_ONCE = 12  # of the pool's 20 connections
+DELIVERIES_AT_ONCE = 12  # of the pool's 20 connections: leave some to the chats
 
 
 @dataclass
@@ -36,15 +36,18 @@ class Runtime:
     # SDK list and convert (deep-copy) every schema on every model turn.
     function_tools: list[FunctionTool] = field(default_factory=list)
     replaced_database: Database | None = None  # the tools' database before this runtime's, for close()
-    # Reminder deliveries at once: more would only wait for a pooled connection, or open and close
-    # connections beyond the pool for each one (a burst of reminders due at the same time).
+    # Reminder deliveries at once: more would only wait for a pooled connection and keep chats waiting
+    # for one (a burst of reminders due at the same time).
     deliveries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DELIVERIES_AT_ONCE))
 
     @classmethod
     async def create(cls, settings: Settings) -> "Runtime":
-        # Runs wait for a connection rather than fail: the API answers fast, the worker finishes.
-        db = Database(settings, pool_size=20, timeout_s=30.0)
-        pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5)
+        # Runs wait for a connection rather than fail: the API answers fast, the worker finishes. No
+        # overflow: in a burst of hundreds of runs each statement beyond the pool would open and close a
+        # connection of its own (CPU here and in PostgreSQL, and the server's connection limit); waiting
+        # for one of the pool's is cheaper. The same for Redis: a burst waits for a pooled connection.
+        db = Database(settings, pool_size=20, max_overflow=0, timeout_s=30.0)
+        pool = aredis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=30)
         client = aredis.Redis(connection_pool=pool)
         after_commit = AfterCommit(client, settings)
         replaced = bind_database(db, after_commit)
