@@ -1,8 +1,11 @@
-"""The model's HTTP client: one `AsyncOpenAI` per worker process, on aiohttp rather than httpx2.
+"""The model's HTTP client: one `AsyncOpenAI` per worker process, on aiohttp rather than httpx2, and
+without openai's per-call walk of the request's parameters.
 
 With hundreds of calls in flight httpx2's connection pool scans every connection on each request and
-each close, which made the client the largest cost of a slow chat after the Agents SDK itself
-(docs/performance.md, #19.4). aiohttp's connector keeps idle connections per host and does no such scan.
+each close; aiohttp's connector keeps idle connections per host and does no such scan. And before each
+request `chat.completions.create` walks the messages and tools against their TypedDicts (every member
+of every union) to rename and reformat fields, which for Chat Completions renames and reformats
+nothing: it was a tenth of the worker's CPU with 500 runs in flight (docs/performance.md, #19.4).
 
 The client is built on the actors' event loop (aiohttp binds its session to the loop of the first
 request) and closed with the worker's runtime.
@@ -19,8 +22,15 @@ from typing import Any
 
 import aiohttp
 import httpx2
-from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
+from openai._base_client import make_request_options
+from openai._compat import cached_property
+from openai._types import not_given
+from openai._utils import is_given
 from openai._vendor.httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport
+from openai.lib._chat_completion_resources import validate_response_format
+from openai.resources.chat import AsyncChat, AsyncCompletions
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from common.settings import Settings
 
@@ -28,13 +38,51 @@ from common.settings import Settings
 def make_client(settings: Settings) -> AsyncOpenAI:
     # No retries in the client: worker/gemini.py's PacedModel retries with the shared pace, Gemini's
     # retry delays and the breaker in view; the client's own loop would retry each 429 in step with others.
-    return AsyncOpenAI(
+    return ChatClient(
         api_key=settings.gemini_api_key,
         base_url=settings.gemini_base_url,
         max_retries=0,
         timeout=settings.model_timeout_s,
         http_client=_Client(),
     )
+
+
+class _Completions(AsyncCompletions):
+    async def create(self, **params: Any) -> Any:  # type: ignore[override]
+        """`AsyncCompletions.create` less `async_maybe_transform`: the same request, omitted values
+        dropped as it drops them (tests/unit/test_chat_client.py compares the two)."""
+        validate_response_format(params.get("response_format"))
+        options = make_request_options(
+            extra_headers=params.pop("extra_headers", None),
+            extra_query=params.pop("extra_query", None),
+            extra_body=params.pop("extra_body", None),
+            timeout=params.pop("timeout", not_given),
+            security={"bearer_auth": True},
+        )
+        body = {key: value for key, value in params.items() if is_given(value)}
+        return await self._post(
+            "/chat/completions",
+            body=body,
+            options=options,
+            cast_to=ChatCompletion,
+            stream=body.get("stream") is True,
+            stream_cls=AsyncStream[ChatCompletionChunk],
+        )
+
+
+class _Chat(AsyncChat):
+    @cached_property
+    def completions(self) -> AsyncCompletions:
+        return _Completions(self._client)
+
+
+class ChatClient(AsyncOpenAI):
+    """`AsyncOpenAI` whose `chat.completions.create` sends its parameters as they are: the Agents SDK
+    passes plain JSON-ready dicts and lists."""
+
+    @cached_property
+    def chat(self) -> AsyncChat:
+        return _Chat(self)
 
 
 @contextlib.contextmanager
