@@ -15,6 +15,7 @@ from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_l
 from dramatiq.middleware import AsyncIO, Middleware
 from dramatiq.middleware.prometheus import Prometheus
 
+from common.heap import freeze_startup_heap
 from common.jobs import make_broker
 from common.settings import get_settings
 
@@ -41,8 +42,8 @@ class FastAsyncIO(AsyncIO):
 
 
 class WorkerLifecycle(Middleware):
-    """At boot: connect the database, Redis, the MCP tools and the model (not on the first chat), and
-    start the sweeper on the actors' event loop."""
+    """At boot: connect the database, Redis, the MCP tools and the model (not on the first chat), keep
+    the garbage collector off what start-up built, and start the sweeper on the actors' event loop."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from worker.runtime import get_runtime
@@ -51,6 +52,7 @@ class WorkerLifecycle(Middleware):
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         runtime = loop_thread.run_coroutine(get_runtime())
+        freeze_startup_heap()
         self._sweeper = asyncio.run_coroutine_threadsafe(sweep_forever(runtime, broker), loop_thread.loop)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
