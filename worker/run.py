@@ -253,15 +253,11 @@ async def _run_agent(
     # A retry gets back the model responses its earlier attempts recorded; a first attempt has none.
     recorded = await recorded_steps(rt.db, run.id or 0) if run.attempts > 1 else {}
     model = ReplayModel(rt.model, rt.db, run_id=run.id or 0, recorded=recorded)
-    # An agent per run: the SDK checks the tool lists of all runs sharing an Agent object on every turn,
-    # which with hundreds of runs in flight cost more than building the agent.
-    agent = Agent[RunContext](
-        name="taskchat",
-        instructions=instructions(timezone),
-        model=model,
-        tools=list(rt.function_tools),
-        model_settings=ModelSettings(temperature=0.2),
-    )
+    # An agent per run in flight: the SDK checks the tool lists of all runs sharing an Agent object on
+    # every turn, which with hundreds of runs in flight costs more than building the agent. Building one
+    # costs too (its __post_init__ resolves type hints), so a finished run's agent serves the next run.
+    agent = rt.idle_agents.pop() if rt.idle_agents else _new_agent(rt)
+    agent.instructions, agent.model = instructions(timezone), model
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, timezone=timezone, retried=run.attempts > 1)
     options: dict[str, Any] = {
         "context": context,
@@ -283,7 +279,18 @@ async def _run_agent(
         rt.tools.forget_run(run.id or 0)
         if model.replayed:
             log.info("chat.run.replayed steps=%s", model.replayed)
+    agent.model = rt.model  # not the run's recorder, which would be kept alive
+    rt.idle_agents.append(agent)  # only after a whole run: a failed stream's task may still use it
     return str(result.final_output or "").strip() or "Done."
+
+
+def _new_agent(rt: Runtime) -> Agent[RunContext]:
+    return Agent[RunContext](
+        name="taskchat",
+        model=rt.model,
+        tools=list(rt.function_tools),
+        model_settings=ModelSettings(temperature=0.2),
+    )
 
 
 def _status_publisher(events: Events) -> Callable[[dict[str, Any]], Awaitable[None]]:

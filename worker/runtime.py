@@ -3,9 +3,10 @@ tools and the model. Created lazily on the actors' event loop (async clients bel
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aredis
-from agents import FunctionTool, Model, set_tracing_disabled
+from agents import Agent, FunctionTool, Model, set_tracing_disabled
 from agents.mcp.util import MCPUtil
 
 from common.db import Database
@@ -36,6 +37,8 @@ class Runtime:
     # SDK list and convert (deep-copy) every schema on every model turn.
     function_tools: list[FunctionTool] = field(default_factory=list)
     replaced_database: Database | None = None  # the tools' database before this runtime's, for close()
+    # Agents of finished runs, for the next ones (worker/run.py): one run uses an agent at a time.
+    idle_agents: list[Agent[Any]] = field(default_factory=list)
     # Reminder deliveries at once: more would only wait for a pooled connection and keep chats waiting
     # for one (a burst of reminders due at the same time).
     deliveries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DELIVERIES_AT_ONCE))
