@@ -81,9 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One engine per process: its sessions serve the ordinary paths, its Core statements the chat.
         state.db = Database(settings)
         state.sessions = state.db.sessions
+        # A burst of hundreds of chats waits for one of the 32 connections (the process is busy, so each
+        # is held longer) rather than answering 503; Redis being down fails at connect, not here.
         state.redis = aredis.Redis(
             connection_pool=aredis.BlockingConnectionPool.from_url(
-                settings.redis_url, max_connections=32, timeout=3, socket_connect_timeout=2, socket_timeout=5
+                settings.redis_url, max_connections=32, timeout=30, socket_connect_timeout=2, socket_timeout=5
             )
         )
         state.queue = RunQueue(state.redis, settings)
