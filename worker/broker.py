@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -41,9 +42,18 @@ class FastAsyncIO(AsyncIO):
         set_event_loop_thread(thread)
 
 
+# How long a thread that wants the GIL waits before asking the holder to let go (Python's default is
+# 5 ms). Each waiting thread wakes up that often: when hundreds of runs end together, hundreds of worker
+# threads wait for the GIL to ack their messages while the actors' loop works, and at 5 ms their wake-ups
+# cost more CPU than the acks (docs/performance.md, #19.4). The loop gives the GIL up whenever it waits
+# for I/O anyway; only while it computes does a worker thread now wait up to 50 ms.
+SWITCH_INTERVAL_S = 0.05
+
+
 class WorkerLifecycle(Middleware):
     """At boot: connect the database, Redis, the MCP tools and the model (not on the first chat), keep
-    the garbage collector off what start-up built, and start the sweeper on the actors' event loop."""
+    the garbage collector off what start-up built, lengthen the GIL's switch interval, and start the
+    sweeper on the actors' event loop."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from worker.runtime import get_runtime
@@ -53,6 +63,7 @@ class WorkerLifecycle(Middleware):
         assert loop_thread is not None
         runtime = loop_thread.run_coroutine(get_runtime())
         freeze_startup_heap()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._sweeper = asyncio.run_coroutine_threadsafe(sweep_forever(runtime, broker), loop_thread.loop)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
