@@ -41,6 +41,18 @@ class FastAsyncIO(AsyncIO):
         thread.start(timeout=1.0)
         set_event_loop_thread(thread)
 
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """The worker threads are done: close the runtime on its loop, then stop the loop."""
+        from worker.runtime import close_runtime
+
+        thread = get_event_loop_thread()
+        if thread is not None:
+            try:
+                thread.run_coroutine(close_runtime())
+            except Exception:  # a pool that cannot close cleanly must not keep the process alive
+                logging.getLogger("taskchat.worker").warning("worker.close_failed", exc_info=True)
+        super().after_worker_shutdown(broker, worker)
+
 
 # How long a thread that wants the GIL waits before asking the holder to let go (Python's default is
 # 5 ms). Each waiting thread wakes up that often: when hundreds of runs end together, hundreds of worker

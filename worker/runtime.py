@@ -97,3 +97,12 @@ async def get_runtime() -> Runtime:
         if _runtime is None:
             _runtime = await Runtime.create(get_settings())
     return _runtime
+
+
+async def close_runtime() -> None:
+    """At the worker's shutdown, once its runs are done: the model's connections, the pools."""
+    global _runtime
+    async with _lock:
+        if _runtime is not None:
+            runtime, _runtime = _runtime, None
+            await runtime.close()
