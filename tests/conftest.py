@@ -3,6 +3,7 @@ machine's real services, both removed at the end. Settings are set in the enviro
 taskchat module reads them."""
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -128,22 +129,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 __all__ = ["AsyncIterator"]
 
 
-@pytest.fixture
-async def private_db(settings):
-    """A database of the test's own, migrated (settings and Database): for stacks whose runs the
-    session's long-lived workers must not see (their sweepers take over any run whose lease lapses)."""
-    from common.db import Database
+@contextlib.contextmanager
+def own_database(settings) -> Iterator[object]:
+    """Settings for a database of the caller's own, migrated, dropped afterwards: for stacks whose runs
+    the session's long-lived workers must not see (their sweepers take over any run whose lease lapses,
+    and answer it with the offline model). Call it outside a running event loop (Alembic runs its own)."""
     from common.migrate import upgrade
 
     name = f"{TEST_DB}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    own = settings.model_copy(update={"database_url": settings.database_url.rsplit("/", 1)[0] + f"/{name}"})
+    try:
+        url = settings.database_url.rsplit("/", 1)[0] + f"/{name}"
+        own = settings.model_copy(update={"database_url": url})
+        upgrade(own)
+        yield own
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def private_db(settings):
+    """`own_database` and a Database on it, for a test that reads what its stack wrote."""
+    from common.db import Database
+
+    manager = own_database(settings)
+    own = await asyncio.to_thread(manager.__enter__)  # Alembic runs an event loop of its own
     database = Database(own, pool_size=2)
     try:
-        await asyncio.to_thread(upgrade, own)  # Alembic's env runs its own event loop
         yield own, database
     finally:
         await database.close()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await asyncio.to_thread(manager.__exit__, None, None, None)

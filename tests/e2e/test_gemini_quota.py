@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis
 
+from tests.conftest import own_database
 from tests.e2e.conftest import stop, taskchat
 from tests.e2e.test_processes import token
 from tests.fake_llm import FakeLLM, Quota, tool_then_text
@@ -30,9 +31,15 @@ def fake() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def stack(settings, fake) -> Iterator[dict[str, Any]]:
+    with own_database(settings) as own:  # the session's offline worker would sweep its runs
+        yield from _stack(own, fake)
+
+
+def _stack(settings, fake) -> Iterator[dict[str, Any]]:
     port, metrics = free_port(), [free_port(), free_port()]
     prefix = f"{settings.redis_prefix}-gemini"
     env = {
+        "DATABASE_URL": settings.database_url,
         "REDIS_PREFIX": prefix,  # a queue and a pace of their own
         "LLM_PROVIDER": "gemini",
         "GEMINI_API_KEY": "test-key",
