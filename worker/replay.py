@@ -14,22 +14,15 @@ after it asks the model for the answer once more (an INSERT fewer per run). The 
 run deletes its steps (`worker.run`): the table holds the steps of unfinished runs only.
 """
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from agents import Model, ModelResponse, Usage
 from agents.items import TResponseStreamEvent
 from openai.types.responses import (
-    Response,
     ResponseCompletedEvent,
-    ResponseCreatedEvent,
     ResponseOutputItem,
-    ResponseOutputItemAddedEvent,
     ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
 )
 from pydantic import TypeAdapter
 from sqlalchemy import Integer, bindparam, func, select
@@ -37,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from common.db import Database
 from common.models import ModelStep
+from worker.stream_events import response_events
 
 _ITEMS: TypeAdapter[list[ResponseOutputItem]] = TypeAdapter(list[ResponseOutputItem])
 
@@ -128,7 +122,7 @@ class ReplayModel(Model):
     async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
         output = self._replay()
         if output is not None:
-            for event in _events(output):
+            for event in response_events(output, model="replay"):
                 yield event
             return
         done: list[Any] = []
@@ -144,44 +138,3 @@ class ReplayModel(Model):
                         update={"response": event.response.model_copy(update={"output": output})}
                     )
             yield event
-
-
-def _events(output: list[ResponseOutputItem]) -> Iterator[TResponseStreamEvent]:
-    """A recorded response as a stream, in the shape a live one has: its text arrives as one delta."""
-    response = Response(
-        id=f"resp_replay_{uuid.uuid4().hex[:12]}",
-        created_at=0,
-        model="replay",
-        object="response",
-        output=[],
-        tool_choice="auto",
-        tools=[],
-        parallel_tool_calls=True,
-        status="in_progress",
-    )
-    seq = 0
-    yield ResponseCreatedEvent(type="response.created", response=response, sequence_number=seq)
-    for index, item in enumerate(output):
-        seq += 1
-        yield ResponseOutputItemAddedEvent(
-            type="response.output_item.added", item=item, output_index=index, sequence_number=seq
-        )
-        if isinstance(item, ResponseOutputMessage):
-            for part_index, part in enumerate(item.content):
-                if isinstance(part, ResponseOutputText) and part.text:
-                    seq += 1
-                    yield ResponseTextDeltaEvent(
-                        type="response.output_text.delta",
-                        item_id=item.id,
-                        output_index=index,
-                        content_index=part_index,
-                        delta=part.text,
-                        logprobs=[],
-                        sequence_number=seq,
-                    )
-        seq += 1
-        yield ResponseOutputItemDoneEvent(
-            type="response.output_item.done", item=item, output_index=index, sequence_number=seq
-        )
-    completed = response.model_copy(update={"output": output, "status": "completed"})
-    yield ResponseCompletedEvent(type="response.completed", response=completed, sequence_number=seq + 1)

@@ -13,15 +13,9 @@ from typing import Any
 
 from agents import Model, ModelResponse, Usage
 from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseCreatedEvent,
     ResponseFunctionToolCall,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
     ResponseOutputMessage,
     ResponseOutputText,
-    ResponseTextDeltaEvent,
     ResponseUsage,
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
@@ -31,6 +25,7 @@ from worker.offline.arguments import Question, list_arguments, listed
 from worker.offline.conversation import Call, Turn
 from worker.offline.dialogue import interpret
 from worker.offline.planning import Step, depends_on_this_turn, needs_tasks, plan
+from worker.stream_events import response_events
 
 OutputItem = ResponseFunctionToolCall | ResponseOutputMessage
 
@@ -193,55 +188,14 @@ class OfflineModel(Model):
     ) -> AsyncIterator[Any]:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         output = decide(items, system_instructions)
-        pieces = {
-            i: _pieces(item.content[0].text)
-            for i, item in enumerate(output)  # type: ignore[union-attr]
-            if isinstance(item, ResponseOutputMessage)
-        }
-        pause = self.delay_s / (1 + sum(len(p) for p in pieces.values()))
-        response = Response(
-            id=f"resp_{uuid.uuid4().hex[:12]}",
-            created_at=0,
-            model="offline",
-            object="response",
-            output=[],
-            tool_choice="auto",
-            tools=[],
-            parallel_tool_calls=True,
-            status="in_progress",
-        )
-        seq = 0
-        yield ResponseCreatedEvent(type="response.created", response=response, sequence_number=seq)
-        if pause:
-            await asyncio.sleep(pause)
-        for index, item in enumerate(output):
-            seq += 1
-            yield ResponseOutputItemAddedEvent(
-                type="response.output_item.added", item=item, output_index=index, sequence_number=seq
-            )
-            if isinstance(item, ResponseOutputMessage):
-                for piece in pieces[index]:
-                    if pause:
-                        await asyncio.sleep(pause)
-                    seq += 1
-                    yield ResponseTextDeltaEvent(
-                        type="response.output_text.delta",
-                        item_id=item.id,
-                        output_index=index,
-                        content_index=0,
-                        delta=piece,
-                        logprobs=[],
-                        sequence_number=seq,
-                    )
-            seq += 1
-            yield ResponseOutputItemDoneEvent(
-                type="response.output_item.done", item=item, output_index=index, sequence_number=seq
-            )
-        yield ResponseCompletedEvent(
-            type="response.completed",
-            sequence_number=seq + 1,
-            response=response.model_copy(update={"output": output, "status": "completed", "usage": _usage()}),
-        )
+        texts = [item.content[0].text for item in output if isinstance(item, ResponseOutputMessage)]  # type: ignore[union-attr]
+        pause = self.delay_s / (1 + sum(len(_pieces(text)) for text in texts))
+        for event in response_events(output, model="offline", pieces=_pieces, usage=_usage()):
+            if pause and event.type == "response.output_text.delta":
+                await asyncio.sleep(pause)
+            yield event
+            if pause and event.type == "response.created":
+                await asyncio.sleep(pause)
 
 
 def _pieces(text: str, size: int = 24) -> list[str]:
