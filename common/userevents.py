@@ -18,10 +18,11 @@ from typing import Any
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
-from sqlalchemy import Interval, String, bindparam, delete, func, insert, select, tuple_
+from sqlalchemy import CTE, Interval, String, bindparam, delete, func, insert, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import ReturningInsert
 
 from common.jobs import REMINDER_QUEUE, Backlog, RunQueue, reminder_message
 from common.models import Event, UserState
@@ -71,22 +72,63 @@ _TAKE_NUMBERS = (
     .returning(UserState.event_seq)
 )
 _INSERT = insert(Event).values(created_at=func.now())
-# The usual case, one event of one user (a tool call), in one round trip: the number and the row.
-_numbered = _TAKE_NUMBERS.cte("numbered")
-_INSERT_ONE = (
-    insert(Event)
-    .from_select(
-        ["user_id", "seq", "kind", "data", "created_at"],
-        select(
-            bindparam("p_user_id", type_=String),
-            _numbered.c.event_seq,
-            bindparam("p_kind", type_=String),
-            bindparam("p_data", type_=JSONB),
-            func.now(),
-        ),
+
+
+def _event_row(numbered: CTE) -> ReturningInsert[Any]:
+    """The event row under the number `numbered` (a CTE giving `user_id` and `event_seq`) took."""
+    return (
+        insert(Event)
+        .from_select(
+            ["user_id", "seq", "kind", "data", "created_at"],
+            select(
+                numbered.c.user_id,
+                numbered.c.event_seq,
+                bindparam("p_kind", type_=String),
+                bindparam("p_data", type_=JSONB),
+                func.now(),
+            ),
+        )
+        .returning(Event.seq)
     )
-    .returning(Event.seq)
-)
+
+
+# The usual case, one event of one user (a tool call), in one round trip: the number and the row.
+_INSERT_ONE = _event_row(_TAKE_NUMBERS.returning(UserState.user_id).cte("numbered"))
+
+
+def event_after(first: CTE) -> ReturningInsert[Any]:
+    """One event of the user in `first`'s `user_id` column, numbered and written in the statement that
+    runs `first` (a data-modifying CTE, as the tool ledger's row): parameters `p_kind` and `p_data`. The
+    user's row is locked only once `first` has given its row, so the statement takes `first`'s locks
+    before the user's, the order every transaction that takes both keeps. No row from `first`: no event."""
+    numbered = (
+        pg_insert(UserState)
+        .from_select(
+            # All columns without a server default: SQLAlchemy's Python-side defaults do not reach a CTE.
+            ["user_id", "runs_in_flight", "event_seq", "updated_at"],
+            select(first.c.user_id, literal(0), literal(1), func.now()),
+        )
+        .on_conflict_do_update(
+            index_elements=[UserState.user_id], set_={"event_seq": UserState.event_seq + 1}
+        )
+        .returning(UserState.user_id, UserState.event_seq)
+        .cte("numbered")
+    )
+    return _event_row(numbered)
+
+
+def lone_event(conn: Connection, user_id: str) -> tuple[str, dict[str, Any]] | None:
+    """Takes the event this transaction noted, if it noted exactly one and of `user_id`, for a statement
+    that writes it with `event_after`; `written` then gives its number. `finish` writes the others."""
+    pending: Pending | None = conn.info.get(_KEY)
+    if pending is None or len(pending.events) != 1 or pending.events[0][0] != user_id:
+        return None
+    _, kind, data = pending.events.pop()
+    return kind, data
+
+
+def written(conn: Connection, user_id: str, seq: int) -> None:
+    conn.info[_KEY].last_seq[user_id] = seq
 
 
 def finish(conn: Connection) -> Pending | None:
@@ -133,7 +175,10 @@ class AfterCommit:
         try:
             if pending.reminders:
                 await self.schedule(pending.reminders)
-            if pending.last_seq:
+            if len(pending.last_seq) == 1:  # the usual case: a pipeline costs more than it saves
+                ((user_id, seq),) = pending.last_seq.items()
+                await self.redis.publish(channel(self.prefix, user_id), seq)
+            elif pending.last_seq:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for user_id, seq in pending.last_seq.items():
                         pipe.publish(channel(self.prefix, user_id), seq)

@@ -118,7 +118,11 @@ async def apply(operation: Callable[..., BaseModel], **kwargs: Any) -> Any:
         userevents.begin(conn)
         result = operation(conn, **kwargs)
         if call is not None and call.recorded:
-            _record(conn, call, result=result.model_dump(mode="json"), error=None)
+            # The change's event, if it noted one, goes in the ledger row's statement (a round trip less).
+            event = userevents.lone_event(conn, call.user_id)
+            seq = _record(conn, call, result=result.model_dump(mode="json"), error=None, event=event)
+            if event is not None:
+                userevents.written(conn, call.user_id, seq)
         # Last: the user's row it locks comes after the run's, as in every transaction that takes both.
         return result, userevents.finish(conn)
 
@@ -221,30 +225,32 @@ _next_seq = (
     .scalar_subquery()
 )
 _JSON = JSONB(none_as_null=True)
-_RECORD = (
-    insert(ToolCall)
-    .from_select(
-        ["run_id", "user_id", "seq", "call_key", "name", "arguments", "result", "status", "error"]
-        + ["duration_ms", "created_at"],
-        select(
-            _locked_run.c.id,
-            _locked_run.c.user_id,
-            _next_seq,
-            bindparam("p_call_key", type_=ToolCall.call_key.type),
-            bindparam("p_name", type_=ToolCall.name.type),
-            bindparam("p_arguments", type_=_JSON),
-            bindparam("p_result", type_=_JSON),
-            bindparam("p_status", type_=ToolCall.status.type),
-            bindparam("p_error", type_=ToolCall.error.type),
-            bindparam("p_duration_ms", type_=ToolCall.duration_ms.type),
-            func.now(),
-        ),
-    )
-    .returning(ToolCall.id)
+_insert_call = insert(ToolCall).from_select(
+    ["run_id", "user_id", "seq", "call_key", "name", "arguments", "result", "status", "error"]
+    + ["duration_ms", "created_at"],
+    select(
+        _locked_run.c.id,
+        _locked_run.c.user_id,
+        _next_seq,
+        bindparam("p_call_key", type_=ToolCall.call_key.type),
+        bindparam("p_name", type_=ToolCall.name.type),
+        bindparam("p_arguments", type_=_JSON),
+        bindparam("p_result", type_=_JSON),
+        bindparam("p_status", type_=ToolCall.status.type),
+        bindparam("p_error", type_=ToolCall.error.type),
+        bindparam("p_duration_ms", type_=ToolCall.duration_ms.type),
+        func.now(),
+    ),
 )
+_RECORD = _insert_call.returning(ToolCall.id)
+# The call's row and the change's event (the usual tool call) in one round trip.
+_RECORD_WITH_EVENT = userevents.event_after(_insert_call.returning(ToolCall.user_id).cte("recorded"))
 
 
-def _record(conn: Connection, call: Call, *, result: Any, error: str | None) -> None:
+def _record(
+    conn: Connection, call: Call, *, result: Any, error: str | None, event: tuple[str, Any] | None = None
+) -> int:
+    """The call's ledger row, and `event` (kind, data) of the call's user with it; the event's number."""
     params = {
         "p_run_id": call.run_id,
         "p_user_id": call.user_id,
@@ -256,5 +262,9 @@ def _record(conn: Connection, call: Call, *, result: Any, error: str | None) -> 
         "p_error": error,
         "p_duration_ms": round((time.perf_counter() - call.started) * 1000, 3),
     }
-    if conn.execute(_RECORD, params).first() is None:
+    if event is not None:
+        params |= {"p_kind": event[0], "p_data": event[1]}
+    row = conn.execute(_RECORD if event is None else _RECORD_WITH_EVENT, params).first()
+    if row is None:
         raise ToolError(f"Run {call.run_id} not found")
+    return int(row.seq) if event is not None else 0

@@ -4,7 +4,7 @@ import pytest
 from fastmcp import Client
 from sqlmodel import select
 
-from common.models import Conversation, Message, Role, Run, Task, ToolCall
+from common.models import Conversation, Event, Message, Role, Run, Task, ToolCall, UserState
 from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID
 from mcp_tools.server import mcp
 
@@ -113,6 +113,8 @@ class TestRunLedger:
         assert [(c.seq, c.name, c.arguments, c.status) for c in calls] == [
             (1, "add_task", {"title": "once"}, "ok")
         ]
+        # The change's event went with the ledger row, numbered once: the replay added none.
+        assert await _events(sessions, user_id) == ([(1, "added", first.structured_content["id"])], 1)
 
     async def test_errors_are_recorded_and_replayed(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
@@ -136,6 +138,8 @@ class TestRunLedger:
         assert not first.is_error and second.is_error
         async with sessions() as s:
             assert len((await s.exec(select(Task).where(Task.user_id == user_id))).all()) == 1
+        # The refused call's event and number were rolled back with its effect.
+        assert await _events(sessions, user_id) == ([(1, "added", first.structured_content["id"])], 1)
 
     async def test_a_run_of_another_user_cannot_be_written_to(self, client, sessions, user_id) -> None:
         run_id = await self._run(sessions, user_id)
@@ -146,3 +150,13 @@ class TestRunLedger:
             assert (
                 await s.exec(select(Task).where(Task.user_id == "intruder", Task.title == "x"))
             ).all() == []
+        assert await _events(sessions, "intruder") == ([], None)
+
+
+async def _events(sessions, user_id: str) -> tuple[list[tuple[int, str, int]], int | None]:
+    """The user's feed (number, change, task id) and the last number their row holds."""
+    async with sessions() as s:
+        events = (await s.exec(select(Event).where(Event.user_id == user_id).order_by(Event.seq))).all()
+        state = await s.get(UserState, user_id)
+    feed = [(e.seq, e.data["change"], e.data["task"]["id"]) for e in events]
+    return feed, state.event_seq if state else None

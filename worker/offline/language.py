@@ -6,6 +6,7 @@ Slots keep the user's own words; matching them against the tasks is `resolve`'s 
 """
 
 import dataclasses
+import functools
 import re
 
 from worker.offline.adding import ONE_TITLE
@@ -53,6 +54,17 @@ def _asked(masked: str, start: int, end: int) -> bool:
 
 
 def understand(message: str) -> list[Intent]:
+    return list(_understood(message))
+
+
+# A pure function of the text, and the model reads the same message on every call of a turn (two or more):
+# parsed once. Intents are never changed in place (`dataclasses.replace` makes new ones).
+@functools.lru_cache(maxsize=1024)
+def _understood(message: str) -> tuple[Intent, ...]:
+    return tuple(_parse_message(message))
+
+
+def _parse_message(message: str) -> list[Intent]:
     text = Text(message)
     if not text.masked.strip(" .!?"):
         return [Intent("chat")]
