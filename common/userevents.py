@@ -11,7 +11,6 @@ user's channel. A nudge only says "read the feed": PostgreSQL is the source of t
 """
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -204,8 +203,7 @@ class AfterCommit:
         await self.queue.send_many([reminder_message(reminder_id) for reminder_id in reminder_ids])
 
     async def queue_later(self, reminder_id: int, delay: timedelta) -> None:
-        eta = int(time.time() * 1000 + delay.total_seconds() * 1000)
-        await self.queue.send_many([reminder_message(reminder_id)], eta_ms=[eta])
+        await self.queue.send_later(reminder_message(reminder_id), delay_ms=int(delay.total_seconds() * 1000))
 
 
 # Readers of the feed (the API's event stream).
