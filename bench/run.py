@@ -433,7 +433,7 @@ async def data_layer(calls: int = 1000) -> None:
     print("8. the data layer: CPU per statement and per tool call")
     from api.schemas import ChatRequest
     from api.services.chat import _RESULT, _SUBMIT, submit_message
-    from mcp_tools.ledger import META_CALL_KEY, META_RUN_ID
+    from mcp_tools.ledger import META_CALL_KEY, META_RUN_ID, META_STEPS
     from mcp_tools.server import call_in_process
 
     rt = await _runtime()
@@ -493,18 +493,21 @@ async def data_layer(calls: int = 1000) -> None:
     report("tool call, add_task with due date and tags: CPU µs", f"{dated:.0f}")
     report("tool call, list_tasks (20 of the user's tasks, by due date): CPU µs", f"{listing:.0f}")
 
-    # What a run pays to be replayable: one INSERT per model response that asks for tool calls.
+    # What a run pays to be replayable: its model step rides with the step's first tool call.
     from worker.offline.model import _call
-    from worker.replay import ReplayModel
+    from worker.replay import dump
 
-    recorder = ReplayModel(rt.model, rt.db, run_id=run.id or 0, recorded={})
-    step = [_call("add_task", {"title": "Buy milk"})]
-    recorded = await cpu_us(lambda: recorder._record(step))
-    started = time.perf_counter()
-    for _ in range(calls):
-        await recorder._record(step)
-    wall = (time.perf_counter() - started) / calls * 1e6
-    report("record a model step (one function call): CPU / wall µs", f"{recorded:.0f} / {wall:.0f}")
+    step = dump([_call("add_task", {"title": "Buy milk"})])
+    steps = iter(range(10**9))
+
+    async def add_with_step() -> None:
+        meta = {META_RUN_ID: run.id, META_CALL_KEY: f"bench:{next(counter)}"}
+        meta[META_STEPS] = [{"step": next(steps), "output": step}]
+        result = await call_in_process("add_task", {"user_id": user, "title": "Buy milk"}, meta)
+        assert not result.is_error, result.content
+
+    carried = await cpu_us(add_with_step)
+    report("tool call, add_task carrying its model step (replay record): CPU µs", f"{carried:.0f}")
     await rt.close()
 
 

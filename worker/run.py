@@ -47,6 +47,7 @@ from common.models import (
     UserState,
     utcnow,
 )
+from mcp_tools.ledger import StepConflict
 from worker import metrics
 from worker.gemini import MODEL_STATUS, ModelUnavailable
 from worker.history import history_items, turns_for, turns_json
@@ -83,9 +84,14 @@ async def run_chat_job(
     if claimed is None:
         return
     run, turns, timezone = claimed
-    async with rt.leases.hold(run_id, run.attempts):
-        with metrics.IN_PROGRESS.track_inprogress():
-            await _run_job(rt, run, turns, timezone, Events(rt, run_id, reply_to, stream))
+    try:
+        async with rt.leases.hold(run_id, run.attempts):
+            with metrics.IN_PROGRESS.track_inprogress():
+                await _run_job(rt, run, turns, timezone, Events(rt, run_id, reply_to, stream))
+    except StepConflict:
+        # Another attempt of the run is ahead of this one: it answers; this one looks again later.
+        log.info("chat.run.superseded attempt=%s", run.attempts)
+        raise RunDeferred(run_id) from None
 
 
 class Events:
@@ -120,15 +126,29 @@ async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], timezone:
     history = history_items(turns, run_id=run.id or 0)
     try:
         text = await _run_agent(rt, run, history, timezone, events)
-    except (*UNAVAILABLE, RedisError, ConnectionError):
-        raise  # infrastructure: let Dramatiq retry the run
-    except Exception as exc:  # the model or the agent failed: tell the user, record why
+    except Exception as exc:
+        if (retried := _not_an_answer(exc)) is not None:
+            raise retried from None  # infrastructure, or another attempt is ahead: Dramatiq retries the run
+        # The model or the agent failed: tell the user, record why.
         reason, error = _readable(exc), _error_detail(exc)
         metrics.MODEL_ERRORS.labels(type(exc).__name__).inc()
         log.warning("chat.run.failed error=%s", error, exc_info=not _expected(exc))
         await _finish(rt, run, events, text=reason, error=error)
         return
     await _finish(rt, run, events, text=text, error=None)
+
+
+_RETRIED = (*UNAVAILABLE, RedisError, ConnectionError, StepConflict)
+
+
+def _not_an_answer(exc: BaseException | None) -> BaseException | None:
+    """The error under `exc` that retries the run rather than ending it, if any: the SDK wraps what a
+    tool raised (`worker.tools.tool_failure`) in its own error."""
+    while exc is not None:
+        if isinstance(exc, _RETRIED):
+            return exc
+        exc = exc.__cause__
+    return None
 
 
 # One statement each: taking the run (and its lease) and reading its history, and finishing it. A running
@@ -252,7 +272,7 @@ async def _run_agent(
 ) -> str:
     # A retry gets back the model responses its earlier attempts recorded; a first attempt has none.
     recorded = await recorded_steps(rt.db, run.id or 0) if run.attempts > 1 else {}
-    model = ReplayModel(rt.model, rt.db, run_id=run.id or 0, recorded=recorded)
+    model = ReplayModel(rt.model, recorded=recorded, unrecorded=rt.tools.unrecorded_steps(run.id or 0))
     # An agent per run in flight: the SDK checks the tool lists of all runs sharing an Agent object on
     # every turn, which with hundreds of runs in flight costs more than building the agent. Building one
     # costs too (its __post_init__ resolves type hints), so a finished run's agent serves the next run.

@@ -21,7 +21,16 @@ from mcp_types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp_types import Tool as MCPTool
 
 from common.db import UNAVAILABLE
-from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID, META_TIMEZONE, call_key
+from mcp_tools.ledger import (
+    META_CALL_KEY,
+    META_REPLAY,
+    META_RUN_ID,
+    META_STEPS,
+    META_STEPS_RECORDED,
+    META_TIMEZONE,
+    StepConflict,
+    call_key,
+)
 from mcp_tools.server import call_in_process, mcp
 from worker.metrics import TOOL_CALLS
 
@@ -57,9 +66,10 @@ def resolve_meta(ctx: MCPToolMetaContext) -> dict[str, Any]:
 
 def tool_failure(context: RunContextWrapper[Any], error: Exception) -> str:
     """What the model is told when a tool call raised. An unreachable database is raised on instead: the
-    run is retried (the ledger keeps its effects single), rather than answered with an apology."""
+    run is retried (the ledger keeps its effects single), rather than answered with an apology. So is a
+    step conflict: another attempt of the run is ahead of this one."""
     cause = error.__cause__ if isinstance(error, AgentsException) else error
-    if isinstance(cause, UNAVAILABLE):
+    if isinstance(cause, (*UNAVAILABLE, StepConflict)):
         raise cause
     return default_tool_error_function(context, error)
 
@@ -71,6 +81,7 @@ class TaskTools(MCPServer):
         self._client: Client | None = None
         self._tools: list[MCPTool] | None = None
         self._run_locks: dict[int, asyncio.Lock] = {}
+        self._unrecorded: dict[int, list[dict[str, Any]]] = {}
 
     @property
     def name(self) -> str:
@@ -106,11 +117,24 @@ class TaskTools(MCPServer):
         # The SDK starts a response's tool calls together, in the model's order; taking this FIFO lock
         # before the first real suspension keeps that order, so "add milk, eggs and bread" creates and
         # records them in the order asked, and "the second one" means the same thing every time.
-        async with self._run_locks.setdefault(meta.get(META_RUN_ID, 0), asyncio.Lock()):
-            return await self._call(tool_name, arguments, meta, user_id)
+        run_id = meta.get(META_RUN_ID, 0)
+        async with self._run_locks.setdefault(run_id, asyncio.Lock()):
+            # Read under the lock: an earlier call of the same response may just have recorded them.
+            steps = self._unrecorded.get(run_id)
+            if steps:
+                meta[META_STEPS] = list(steps)
+            result = await self._call(tool_name, arguments, meta, user_id)
+            if steps and (recorded := (result.meta or {}).get(META_STEPS_RECORDED)):
+                del steps[:recorded]
+            return result
+
+    def unrecorded_steps(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's model steps that its calls have not recorded yet (`worker.replay` adds them)."""
+        return self._unrecorded.setdefault(run_id, [])
 
     def forget_run(self, run_id: int) -> None:
         self._run_locks.pop(run_id, None)
+        self._unrecorded.pop(run_id, None)
 
     async def _call(
         self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any], user_id: str

@@ -4,9 +4,16 @@ import pytest
 from fastmcp import Client
 from sqlmodel import select
 
-from common.models import Conversation, Event, Message, Role, Run, Task, ToolCall, UserState
-from mcp_tools.ledger import META_CALL_KEY, META_REPLAY, META_RUN_ID
-from mcp_tools.server import mcp
+from common.models import Conversation, Event, Message, ModelStep, Role, Run, Task, ToolCall, UserState
+from mcp_tools.ledger import (
+    META_CALL_KEY,
+    META_REPLAY,
+    META_RUN_ID,
+    META_STEPS,
+    META_STEPS_RECORDED,
+    StepConflict,
+)
+from mcp_tools.server import call_in_process, mcp
 
 
 @pytest.fixture
@@ -151,6 +158,34 @@ class TestRunLedger:
                 await s.exec(select(Task).where(Task.user_id == "intruder", Task.title == "x"))
             ).all() == []
         assert await _events(sessions, "intruder") == ([], None)
+
+    async def test_a_call_records_the_model_steps_it_comes_from_and_refuses_a_conflicting_one(
+        self, client, sessions, user_id
+    ) -> None:
+        run_id = await self._run(sessions, user_id)
+        step = {"step": 0, "output": [{"type": "function_call", "call_id": "c1", "name": "add_task"}]}
+
+        async def add(key: str, title: str, steps: list) -> object:
+            meta = {META_RUN_ID: run_id, META_CALL_KEY: key, META_STEPS: steps}
+            return await call_in_process("add_task", {"user_id": user_id, "title": title}, meta)
+
+        first = await add("add_task:a:1", "milk", [step])
+        # The same response's second call gives the same step: it is already there, and agrees.
+        second = await add("add_task:b:1", "eggs", [step])
+        assert first.meta == second.meta == {META_STEPS_RECORDED: 1}
+        other = {**step, "output": [{"type": "function_call", "call_id": "c2", "name": "add_task"}]}
+        with pytest.raises(StepConflict):
+            await add("add_task:c:1", "bread", [other])
+
+        async with sessions() as s:
+            titles = [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()]
+            calls = (await s.exec(select(ToolCall).where(ToolCall.run_id == run_id))).all()
+            steps = (await s.exec(select(ModelStep).where(ModelStep.run_id == run_id))).all()
+        assert sorted(titles) == ["eggs", "milk"]  # the refused call's effect was rolled back
+        assert [c.call_key for c in calls] == ["add_task:a:1", "add_task:b:1"]
+        assert [(s.step, s.output) for s in steps] == [(0, step["output"])]
+        feed, last = await _events(sessions, user_id)
+        assert (len(feed), last) == (2, 2)
 
 
 async def _events(sessions, user_id: str) -> tuple[list[tuple[int, str, int]], int | None]:

@@ -13,9 +13,11 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from sqlmodel import col, select
 
 from common.models import Message, ModelStep, Role, Run, RunStatus, Task, utcnow
+from mcp_tools.ledger import META_CALL_KEY, META_RUN_ID, META_STEPS, META_STEPS_RECORDED
+from mcp_tools.server import call_in_process
 from tests.factories import new_run, reload
 from worker import lease
-from worker.replay import ReplayModel
+from worker.replay import ReplayModel, dump
 from worker.run import RunDeferred, run_chat_job
 from worker.runtime import Runtime
 
@@ -324,17 +326,19 @@ class TestReplay:
             ]
         assert await _steps(sessions, run.id) == []  # gone with the finish
 
-    async def test_a_step_recorded_but_not_carried_out_is_carried_out_by_the_retry(
+    async def test_a_step_whose_calls_never_ran_is_not_recorded_and_the_retry_asks_again(
         self, runtime, sessions, user_id
     ) -> None:
         run = await new_run(sessions, user_id, "Add a task to buy milk")
+        noted: list = []
         recording = ReplayModel(
             ScriptedModel([[function_call("add_task", {"title": "Buy milk"}, call_id="c1")]]),
-            runtime.db,
-            run_id=run.id,
             recorded={},
+            unrecorded=noted,
         )
         await _ask(recording)  # the worker dies before the SDK runs the call
+        assert [(n["step"], n["output"][0]["call_id"]) for n in noted] == [(0, "c1")]
+        assert await _steps(sessions, run.id) == []  # no effect, so nothing to replay
         async with sessions() as s:
             row = await s.get(Run, run.id)
             row.status, row.attempts = RunStatus.running, 1
@@ -342,34 +346,54 @@ class TestReplay:
         fickle = ScriptedModel([ScriptStep.respond(_fickle)] * 2)
         await run_chat_job(dataclasses.replace(runtime, model=fickle), run.id)
         run, answer, calls = await reload(sessions, run.id)
-        assert len(fickle.calls) == 1 and answer.content.startswith("Added “Buy milk”")
-        assert [(c.name, c.arguments) for c in calls] == [("add_task", {"title": "Buy milk"})]
+        assert len(fickle.calls) == 2 and answer.content.startswith("Added “Buy Milk”")
+        assert [(c.name, c.arguments) for c in calls] == [("add_task", {"title": "Buy Milk"})]
 
     async def test_an_answer_without_tool_calls_is_not_recorded(self, runtime, sessions, user_id) -> None:
         run = await new_run(sessions, user_id, "hello")
-        model = ReplayModel(
-            ScriptedModel([[assistant_message("Hi!")]]), runtime.db, run_id=run.id, recorded={}
-        )
+        noted: list = []
+        model = ReplayModel(ScriptedModel([[assistant_message("Hi!")]]), recorded={}, unrecorded=noted)
         response = await _ask(model)
-        assert [i.type for i in response.output] == ["message"] and await _steps(sessions, run.id) == []
+        assert [i.type for i in response.output] == ["message"] and noted == []
+        assert await _steps(sessions, run.id) == []
 
-    async def test_two_attempts_at_once_go_on_with_the_step_recorded_first(
+    async def test_a_step_whose_call_failed_is_recorded_with_the_next_call_that_succeeds(
+        self, runtime, sessions, user_id
+    ) -> None:
+        run = await new_run(sessions, user_id, "Finish task 999999, or add it")
+        model = ScriptedModel(
+            [
+                [function_call("complete_task", {"task_id": 999999}, call_id="try")],
+                [function_call("add_task", {"title": "Buy milk"}, call_id="add")],
+                ConnectionError("the worker died while the model thought"),
+            ]
+        )
+        with pytest.raises(ConnectionError):
+            await run_chat_job(dataclasses.replace(runtime, model=model), run.id)
+        steps = await _steps(sessions, run.id)
+        assert [(s.step, [i["call_id"] for i in s.output]) for s in steps] == [(0, ["try"]), (1, ["add"])]
+        _, _, calls = await reload(sessions, run.id)
+        assert [(c.name, c.status) for c in calls] == [("complete_task", "error"), ("add_task", "ok")]
+
+    async def test_two_attempts_at_once_the_first_to_record_a_step_wins(
         self, runtime, sessions, user_id
     ) -> None:
         run = await new_run(sessions, user_id, "Add a task to buy milk")
-        first = ReplayModel(
-            ScriptedModel([[function_call("add_task", {"title": "Buy milk"}, call_id="c1")]]),
-            runtime.db,
-            run_id=run.id,
-            recorded={},
-        )
-        late = ReplayModel(
-            ScriptedModel([[function_call("add_task", {"title": "Buy Milk"}, call_id="c2")]]),
-            runtime.db,
-            run_id=run.id,
-            recorded={},
-        )
-        await _ask(first)
-        response = await _ask(late)
-        assert [(i.call_id, i.arguments) for i in response.output] == [("c1", '{"title":"Buy milk"}')]
-        assert len(await _steps(sessions, run.id)) == 1
+        # The first attempt (its lease lapsed, its worker still working) records step 0 with its effect...
+        first = [function_call("add_task", {"title": "Buy milk"}, call_id="c1")]
+        meta = {META_RUN_ID: run.id, META_CALL_KEY: "add_task:first:1"}
+        meta[META_STEPS] = [{"step": 0, "output": dump(first)}]
+        result = await call_in_process("add_task", {"user_id": user_id, "title": "Buy milk"}, meta)
+        assert result.meta == {META_STEPS_RECORDED: 1}
+        # ...while the other, which found nothing to replay, was told something else for step 0.
+        late = ScriptedModel([[function_call("add_task", {"title": "Buy Milk"}, call_id="c2")]])
+        with pytest.raises(RunDeferred):
+            await run_chat_job(dataclasses.replace(runtime, model=late), run.id)
+
+        run, answer, calls = await reload(sessions, run.id)
+        assert (run.status, run.lease_expires_at, answer) == (RunStatus.running, None, None)
+        assert [(c.call_key, c.arguments) for c in calls] == [("add_task:first:1", {"title": "Buy milk"})]
+        assert [[i["call_id"] for i in s.output] for s in await _steps(sessions, run.id)] == [["c1"]]
+        async with sessions() as s:
+            titles = [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()]
+        assert titles == ["Buy milk"]  # the late attempt's effect was rolled back
