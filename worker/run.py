@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 
-from common import logs
+from common import answers, logs
 from common.db import UNAVAILABLE
 from common.models import (
     UNFINISHED,
@@ -242,7 +242,13 @@ _FINISH = (
         Conversation.id == select(_finished.c.conversation_id).scalar_subquery(), exists(select(_answer.c.id))
     )
     .values(updated_at=func.now())
-    .returning(Conversation.id)
+    # The answer for the `done` event (`common.answers`): the API need not read it back.
+    .returning(
+        select(_answer.c.id).scalar_subquery().label("message_id"),
+        answers.tool_calls(
+            select(_finished.c.id).scalar_subquery(), select(_finished.c.user_id).scalar_subquery()
+        ).label("tool_calls"),
+    )
     .add_cte(_given_back, _forgotten)
 )
 
@@ -345,7 +351,8 @@ async def _relay(result: RunResultStreaming, events: Events) -> None:
 async def _finish(rt: Runtime, run: Run, events: Events, *, text: str, error: str | None) -> None:
     status = RunStatus.failed if error else RunStatus.succeeded
     params = {"run_id": run.id, "p_status": str(status), "p_error": error, "p_content": text}
-    if await rt.db.one(_FINISH, params) is None:
+    finished = await rt.db.one(_FINISH, params)
+    if finished is None:
         return  # another attempt finished it
     outcome = "failed" if error else "succeeded"
     metrics.RUNS.labels(outcome).inc()
@@ -355,7 +362,8 @@ async def _finish(rt: Runtime, run: Run, events: Events, *, text: str, error: st
     if error:
         await events.publish("error", {"code": "run_failed", "message": text})
     else:
-        await events.publish("done", {"run_id": run.id})
+        answer = {"run_id": run.id, "conversation_id": run.conversation_id, "response": text, **finished}
+        await events.publish("done", {name: answer[name] for name in answers.FIELDS})
 
 
 class _ModelTimer(RunHooks[Any]):

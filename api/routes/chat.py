@@ -10,6 +10,7 @@ from api.deps import CurrentUser
 from api.schemas import ChatRequest, ChatResponse, ErrorResponse
 from api.services import chat as service
 from api.services.stream import RunStream
+from common import answers
 from common.errors import RunTimeout
 
 # ChatKit requests (a body with a ChatKit `type`) share this path; see api/chatkit/route.py.
@@ -84,11 +85,13 @@ async def chat(
                 on_close=subscription.pop_all(),
             )
             return EventSourceResponse(stream, ping=15, headers={"X-Accel-Buffering": "no"})
-        finished = await service.wait_until_finished(
+        last = await service.wait_until_finished(
             state.db, events, run.id, timeout_s=state.settings.chat_timeout_s, maybe_finished=not created
         )
     finally:
         await subscription.aclose()
-    if not finished:
+    if last is None:
         raise RunTimeout(f"Run {run.id} did not finish in time; its answer will land in its conversation.")
-    return await service.chat_result(state.db, run_id=run.id, user_id=user_id)
+    # The worker's `done` carries the answer it committed; otherwise (a failed run, a lost event) it is
+    # read back.
+    return answers.carried(last.data) or await service.chat_result(state.db, run_id=run.id, user_id=user_id)

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, exists, func, insert, literal, or_, select, true, union_all, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
@@ -16,7 +15,7 @@ from sqlmodel import col
 
 from api.observability import RUNS_ACCEPTED
 from api.schemas import ChatRequest
-from common import logs
+from common import answers, logs
 from common.db import UNAVAILABLE, Database
 from common.errors import Conflict, ConversationNotFound, NotFound, RateLimited, RunTimeout, Unavailable
 from common.events import TERMINAL, RunEvent
@@ -263,24 +262,28 @@ async def wait_until_finished(
     *,
     timeout_s: float,
     maybe_finished: bool = True,
-) -> bool:
-    """True once the run is finished. Events are the fast path; Postgres is the fallback. A run this
-    request has just enqueued (`maybe_finished=False`) cannot have finished before its events were
-    awaited, so Postgres is not asked first."""
+) -> RunEvent | None:
+    """The run's last event once it is finished (`done` or `error`; a `done` without data if Postgres
+    said so), None if it did not finish in time. Events are the fast path; Postgres is the fallback. A
+    run this request has just enqueued (`maybe_finished=False`) cannot have finished before its events
+    were awaited, so Postgres is not asked first."""
     deadline, poll = time.monotonic() + timeout_s, DB_POLL_S
     if maybe_finished and await run_finished(db, run_id):
-        return True
+        return FINISHED_IN_POSTGRES
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             event = await asyncio.wait_for(events.get(), timeout=min(remaining, poll))
             if event.event in TERMINAL:
-                return True
+                return event
         except TimeoutError:
             if await run_finished(db, run_id):
-                return True
+                return FINISHED_IN_POSTGRES
             # The poll only covers a lost event: back off, so hundreds of waiters stay cheap.
             poll = min(poll * 2, DB_POLL_MAX_S)
-    return False
+    return None
+
+
+FINISHED_IN_POSTGRES = RunEvent(0, "done", {})
 
 
 RUN_STATUS = select(Run.status).where(Run.id == bindparam("run_id"))
@@ -308,16 +311,7 @@ def tool_call_public(call: ToolCall) -> dict[str, Any]:
     }
 
 
-# The answer as the API returns it, tool calls in the order they were made, in one statement.
-_call = func.json_build_object(
-    "id", ToolCall.id, "name", ToolCall.name, "arguments", ToolCall.arguments, "result", ToolCall.result,
-    "status", ToolCall.status, "error", ToolCall.error, "duration_ms", ToolCall.duration_ms,
-)  # fmt: skip
-_calls = (
-    select(func.json_agg(aggregate_order_by(_call, ToolCall.seq)))
-    .where(ToolCall.run_id == Run.id, ToolCall.user_id == Run.user_id)
-    .scalar_subquery()
-)
+# The answer as the API returns it (`common.answers`), in one statement.
 _RESULT = (
     select(
         Run.id.label("run_id"),
@@ -325,7 +319,7 @@ _RESULT = (
         Run.conversation_id,
         Run.assistant_message_id.label("message_id"),
         func.coalesce(Message.content, "").label("response"),
-        func.coalesce(_calls, func.json_build_array()).label("tool_calls"),
+        answers.tool_calls(Run.id, Run.user_id).label("tool_calls"),
     )
     .outerjoin_from(Run, Message, (Message.id == Run.assistant_message_id) & (Message.user_id == Run.user_id))
     .where(Run.id == bindparam("run_id"), Run.user_id == bindparam("p_user_id"))

@@ -18,6 +18,7 @@ import redis.asyncio as aredis
 from sse_starlette import JSONServerSentEvent
 
 from api.services.chat import RUN_STATUS, chat_result, run_finished
+from common import answers
 from common.db import Database
 from common.events import TERMINAL, RunEvent, read_after
 from common.models import Run, RunStatus
@@ -104,7 +105,9 @@ class RunStream:
     async def _render(self, event: RunEvent) -> JSONServerSentEvent:
         data = event.data
         if event.event == "done":
-            data = await chat_result(self.db, run_id=self.run_id, user_id=self.user_id)
+            data = answers.carried(data) or await chat_result(
+                self.db, run_id=self.run_id, user_id=self.user_id
+            )
         return self._sse(event.event, data, event.id)
 
     def _sse(self, name: str, data: dict[str, Any], event_id: int) -> JSONServerSentEvent:

@@ -12,6 +12,9 @@ from agents.testing import ModelStep as ScriptStep
 from agents.testing import ScriptedModel, assistant_message, function_call
 from sqlmodel import col, select
 
+from api.services.chat import chat_result
+from common import answers
+from common.events import read_after
 from common.models import Message, ModelStep, Role, Run, RunStatus, Task, utcnow
 from mcp_tools.ledger import META_CALL_KEY, META_RUN_ID, META_STEPS, META_STEPS_RECORDED
 from mcp_tools.server import call_in_process
@@ -45,6 +48,17 @@ class TestRunChatJob:
             assert [t.title for t in (await s.exec(select(Task).where(Task.user_id == user_id))).all()] == [
                 "Buy groceries"
             ]
+
+    async def test_the_done_event_carries_the_answer_the_api_would_read_back(
+        self, runtime, sessions, user_id
+    ) -> None:
+        run = await new_run(sessions, user_id, "Add a task to buy groceries and one to call mom")
+        await run_chat_job(runtime, run.id)
+        events = await read_after(runtime.redis, runtime.settings.redis_prefix, run.id, 0)
+        assert [e.event for e in events] == ["done"]
+        read_back = await chat_result(runtime.db, run_id=run.id, user_id=user_id)
+        assert events[0].data == read_back and answers.carried(events[0].data) == read_back
+        assert [c["arguments"]["title"] for c in read_back["tool_calls"]] == ["Buy groceries", "Call mom"]
 
     async def test_history_reaches_the_agent_without_user_id(self, runtime, sessions, user_id) -> None:
         first = await new_run(sessions, user_id, "Add a task to call the plumber")
