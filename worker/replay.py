@@ -12,11 +12,10 @@ answers. Before this, a retry asked the model afresh and counted on it repeating
 
 A step is recorded only with a ledger row: one whose calls never ran (the worker died first) changed
 nothing, and a retry asks the model for it again; one whose calls all failed rides on with the run's next
-call; a response without calls ends the run and is never recorded. No step costs a statement of its
-own. Two attempts of one run at once (a lease lapsed while its worker still
-worked): the first to record a step wins, and the other's call is refused (`StepConflict`), its effect
-rolled back. The statement that finishes a run deletes its steps (`worker.run`): the table holds the
-steps of unfinished runs only.
+call; a response without calls ends the run and is never recorded. No step costs a statement of its own.
+Two attempts of one run at once (a lease lapsed while its worker still worked): the first to record a
+step wins, and the other's call is refused (`StepConflict`), its effect rolled back. The statement that
+finishes a run deletes its steps (`worker.run`): the table holds the steps of unfinished runs only.
 """
 
 from collections.abc import AsyncIterator

@@ -66,7 +66,8 @@ ORDERING_PATIENCE = timedelta(minutes=5)
 
 
 class RunDeferred(Exception):
-    """Not now: an earlier run of the conversation is unfinished, or another attempt holds the run."""
+    """Not now: an earlier run of the conversation is unfinished, or another attempt holds the run or is
+    ahead of this one."""
 
 
 async def run_chat_job(
@@ -127,7 +128,7 @@ async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], timezone:
     try:
         text = await _run_agent(rt, run, history, timezone, events)
     except Exception as exc:
-        if (retried := _not_an_answer(exc)) is not None:
+        if (retried := _retry_cause(exc)) is not None:
             raise retried from None  # infrastructure, or another attempt is ahead: Dramatiq retries the run
         # The model or the agent failed: tell the user, record why.
         reason, error = _readable(exc), _error_detail(exc)
@@ -141,7 +142,7 @@ async def _run_job(rt: Runtime, run: Run, turns: list[dict[str, Any]], timezone:
 _RETRIED = (*UNAVAILABLE, RedisError, ConnectionError, StepConflict)
 
 
-def _not_an_answer(exc: BaseException | None) -> BaseException | None:
+def _retry_cause(exc: BaseException | None) -> BaseException | None:
     """The error under `exc` that retries the run rather than ending it, if any: the SDK wraps what a
     tool raised (`worker.tools.tool_failure`) in its own error."""
     while exc is not None:

@@ -255,6 +255,10 @@ async def enqueue_after_commit(
         ) from exc
 
 
+# What `wait_until_finished` gives when Postgres, not an event, said the run is finished.
+FINISHED_IN_POSTGRES = RunEvent(0, "done", {})
+
+
 async def wait_until_finished(
     db: Database,
     events: "asyncio.Queue[RunEvent]",
@@ -281,9 +285,6 @@ async def wait_until_finished(
             # The poll only covers a lost event: back off, so hundreds of waiters stay cheap.
             poll = min(poll * 2, DB_POLL_MAX_S)
     return None
-
-
-FINISHED_IN_POSTGRES = RunEvent(0, "done", {})
 
 
 RUN_STATUS = select(Run.status).where(Run.id == bindparam("run_id"))

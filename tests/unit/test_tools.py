@@ -58,3 +58,15 @@ class TestToolFailures:
 
         text = tool_failure(SimpleNamespace(), ValueError("bad arguments"))
         assert "error occurred" in text.lower()
+
+    def test_the_run_finds_the_database_error_under_the_sdks_wrapping(self) -> None:
+        from agents.exceptions import UserError
+        from sqlalchemy.exc import OperationalError
+
+        from worker.run import _retry_cause
+
+        down = OperationalError("INSERT …", {}, ConnectionRefusedError("connection refused"))
+        wrapped = UserError("Error running tool add_task: …")
+        wrapped.__cause__ = down
+        assert _retry_cause(wrapped) is down
+        assert _retry_cause(UserError("Error running tool add_task: bad arguments")) is None
