@@ -82,20 +82,20 @@ _UNSCHEDULE = [
 
 
 # "What is due tomorrow?" asks about the list: a question word is no task to move.
-_NOT_A_TASK = re.compile(
+_QUESTION_WORD = re.compile(
     r"(?:what|which|who|whatever|anything|something|everything|nothing|all|any|stuff)(?:\s+else)?$", re.I
 )
 
 
 def parse_reschedule(text: Text, clause: str) -> list[Intent] | None:
     for pattern in _UNSCHEDULE:
-        if (m := re.match(pattern, clause, re.I)) and not _NOT_A_TASK.match(m.group(1)):
+        if (m := re.match(pattern, clause, re.I)) and not _QUESTION_WORD.match(m.group(1)):
             return [Intent("reschedule", when="", ref=parse_ref(text, trim_ref(m.group(1))))]
     for pattern, dated in _RESCHEDULE:
         if (
             (m := re.match(pattern, clause, re.I))
             and (not dated or is_when(m.group(2)))
-            and not _NOT_A_TASK.match(m.group(1))
+            and not _QUESTION_WORD.match(m.group(1))
         ):
             when = re.sub(r"^by\s+", "later by ", m.group(2).strip(), flags=re.I)  # "by a week": later
             return [Intent("reschedule", when=when, ref=parse_ref(text, trim_ref(m.group(1))))]
