@@ -25,6 +25,7 @@ from api.routes import page as chat_page
 from common.auth import TokenVerifier, key_source_problem
 from common.db import Database
 from common.errors import ConfigError, TaskchatError
+from common.heap import freeze_startup_heap
 from common.jobs import RunQueue
 from common.settings import Settings, get_settings
 
@@ -180,4 +181,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app `taskchat api` serves, in each of its processes: built, then the garbage collector set for
+    a long-lived server (`common.heap`). Tests build many apps in one process and use `create_app`."""
+    app = create_app()
+    freeze_startup_heap()
     return app

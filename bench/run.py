@@ -362,6 +362,7 @@ async def slow_model(chats: int = 500, delay_s: float = 3.0) -> None:
                     f"{done[0]:.2f} / {statistics.median(done):.2f} / {done[-1]:.2f}",
                 )
             cpu_report("slow model", before, chats)
+            _model_call_timeline(port, started)
             report("worker RSS at the peak (largest process) MB", f"{peak:.0f}")
             if failed:
                 print("   first failure:", failed[0])
@@ -370,6 +371,20 @@ async def slow_model(chats: int = 500, delay_s: float = 3.0) -> None:
         processes.pop("fake model", None)
         fake.terminate()
         fake.wait()
+
+
+def _model_call_timeline(port: int, started: float) -> None:
+    """When the fake model received each chat's first and second call, counted from the burst's start
+    (time.perf_counter and time.monotonic are the same clock on Linux)."""
+    arrivals = httpx.get(f"http://127.0.0.1:{port}/stats").json()["arrivals"]
+    offset = started - time.perf_counter() + time.monotonic()
+    for second, label in ((False, "first"), (True, "second")):
+        times = sorted(at - offset for at, after_tool in arrivals if after_tool is second)
+        if times:
+            report(
+                f"  {label} model calls arrived: first / median / last s",
+                f"{times[0]:.2f} / {statistics.median(times):.2f} / {times[-1]:.2f}",
+            )
 
 
 async def long_history(turns: int = 30) -> None:

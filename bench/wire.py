@@ -74,6 +74,7 @@ class SlowModel:
         self.calls = 0
         self.limited = 0
         self.accepted: deque[float] = deque()
+        self.arrivals: list[tuple[float, bool]] = []  # (time.monotonic(), a tool result in the messages)
 
     async def serve(self, port: int) -> asyncio.Server:
         return await asyncio.start_server(self._connection, "127.0.0.1", port, backlog=4096, limit=2**22)
@@ -84,7 +85,7 @@ class SlowModel:
                 request, headers = await read_message_head(reader)
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
                 if request.startswith("GET /stats"):
-                    stats = {"calls": self.calls, "limited": self.limited}
+                    stats = {"calls": self.calls, "limited": self.limited, "arrivals": self.arrivals}
                     writer.write(_response(200, "application/json", json.dumps(stats).encode()))
                     continue
                 retry_s = self._over_quota()
@@ -93,6 +94,7 @@ class SlowModel:
                     writer.write(_response(429, "application/json", _quota_error(retry_s)))
                     continue
                 body = json.loads(raw)
+                self.arrivals.append((time.monotonic(), _has_tool_result(body)))
                 await asyncio.sleep(self.delay_s)
                 self.calls += 1
                 reply = self._reply(body)
@@ -122,7 +124,7 @@ class SlowModel:
         asked = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
         found = re.search(r"(?:add a task to|remind me to) (.+)", str(asked), re.IGNORECASE)
         title = found.group(1).strip() if found else "Slow task"
-        if messages and messages[-1].get("role") == "tool":
+        if _has_tool_result(body):
             message: dict[str, Any] = {"role": "assistant", "content": f"Added “{title}”."}
             reason = "stop"
         else:
@@ -141,6 +143,11 @@ class SlowModel:
             "choices": [{"index": 0, "message": message, "finish_reason": reason}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
+
+
+def _has_tool_result(body: dict[str, Any]) -> bool:
+    messages = body.get("messages", [])
+    return bool(messages) and messages[-1].get("role") == "tool"
 
 
 def _response(status: int, content_type: str, payload: bytes) -> bytes:

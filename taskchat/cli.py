@@ -142,7 +142,7 @@ def _api(args: argparse.Namespace) -> None:
     import uvicorn
 
     uvicorn.run(
-        "api.main:create_app",
+        "api.main:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,
