@@ -5,6 +5,7 @@ that is already finished is skipped, and a retried run replays its recorded mode
 calls it already made (worker/replay.py).
 """
 
+import copy
 import json
 import logging
 import time
@@ -58,6 +59,8 @@ from worker.runtime import Runtime
 from worker.tools import RunContext
 
 log = logging.getLogger("taskchat.worker")
+# One for every run: the SDK only reads it, and building one builds a model provider too.
+_RUN_CONFIG = RunConfig(tracing_disabled=True)
 
 MAX_ATTEMPTS = 3
 MAX_TURNS = 12
@@ -282,7 +285,8 @@ async def _run_agent(
     model = ReplayModel(rt.model, recorded=recorded, unrecorded=rt.tools.unrecorded_steps(run.id or 0))
     # An agent per run in flight: the SDK checks the tool lists of all runs sharing an Agent object on
     # every turn, which with hundreds of runs in flight costs more than building the agent. Building one
-    # costs too (its __post_init__ resolves type hints), so a finished run's agent serves the next run.
+    # costs too (its __post_init__ resolves type hints), so a finished run's agent serves the next run,
+    # and a new one is a copy of the first.
     agent = rt.idle_agents.pop() if rt.idle_agents else _new_agent(rt)
     agent.instructions, agent.model = instructions(timezone), model
     context = RunContext(run_id=run.id or 0, user_id=run.user_id, timezone=timezone, retried=run.attempts > 1)
@@ -290,7 +294,7 @@ async def _run_agent(
         "context": context,
         "max_turns": MAX_TURNS,
         "hooks": _ModelTimer(),
-        "run_config": RunConfig(tracing_disabled=True),
+        "run_config": _RUN_CONFIG,
     }
     # A streaming client hears when the model call has to wait (the shared quota, a provider pause).
     status = MODEL_STATUS.set(_status_publisher(events) if events.stream else None)
@@ -312,12 +316,16 @@ async def _run_agent(
 
 
 def _new_agent(rt: Runtime) -> Agent[RunContext]:
-    return Agent[RunContext](
-        name="taskchat",
-        model=rt.model,
-        tools=list(rt.function_tools),
-        model_settings=ModelSettings(temperature=0.2),
-    )
+    if rt.agent_template is None:
+        rt.agent_template = Agent[RunContext](
+            name="taskchat",
+            model=rt.model,
+            tools=list(rt.function_tools),
+            model_settings=ModelSettings(temperature=0.2),
+        )
+    agent = copy.copy(rt.agent_template)  # a distinct Agent object, without its __post_init__ again
+    agent.tools = list(rt.function_tools)
+    return agent
 
 
 def _status_publisher(events: Events) -> Callable[[dict[str, Any]], Awaitable[None]]:

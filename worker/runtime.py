@@ -15,11 +15,13 @@ from common.jobs import RunQueue
 from common.settings import Settings, get_settings
 from common.userevents import AfterCommit
 from mcp_tools.server import bind_database
+from worker import sdk_setup
 from worker.lease import LeaseKeeper
 from worker.models import make_model
 from worker.tools import TaskTools, tool_failure
 
 set_tracing_disabled(True)  # nothing leaves the machine
+sdk_setup.install()
 DELIVERIES_AT_ONCE = 12  # of the pool's 20 connections: leave some to the chats
 
 
@@ -39,6 +41,7 @@ class Runtime:
     replaced_database: Database | None = None  # the tools' database before this runtime's, for close()
     # Agents of finished runs, for the next ones (worker/run.py): one run uses an agent at a time.
     idle_agents: list[Agent[Any]] = field(default_factory=list)
+    agent_template: Agent[Any] | None = None  # what a new one is copied from
     # Reminder deliveries at once: more would only wait for a pooled connection and keep chats waiting
     # for one (a burst of reminders due at the same time).
     deliveries: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DELIVERIES_AT_ONCE))

@@ -23,7 +23,7 @@ from common.jobs import RunQueue, run_chat_message
 from common.models import FINISHED, Conversation, Message, Role, Run, RunStatus, ToolCall, UserState
 
 log = logging.getLogger("taskchat.chat")
-DB_POLL_S = 1.0
+DB_POLL_S = 2.0
 DB_POLL_MAX_S = 8.0
 # A conversation's first user message (its preview or default title), for queries over conversations.
 FIRST_USER_MESSAGE = (
