@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError, ToolError
+from fastmcp.server.auth import TokenVerifier
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 from sqlalchemy.engine import Connection
@@ -289,9 +290,18 @@ async def list_reminders(user_id: UserArg) -> ReminderList:
     return await _run(user, lambda conn, tz: tasks.list_reminders(conn, user_id=user, tz=tz))  # type: ignore[no-any-return]
 
 
-# Outermost first: a user's token fixes the call's user before the ledger reads it.
-mcp.add_middleware(UserScope())
 mcp.add_middleware(RunLedger())
+
+
+def accept_callers(auth: TokenVerifier) -> None:
+    """For `taskchat mcp` over HTTP: who may call (`mcp_tools.auth.CallerAuth`), and the scope of a user's
+    own token, which fixes the call's user before the ledger reads it. Not for the worker's in-process
+    calls, which carry no token: FastMCP runs every middleware's chain on every call, and this one would
+    only pass them on (a sixth of an in-process call's interpreter work)."""
+    mcp.auth = auth
+    if not any(isinstance(middleware, UserScope) for middleware in mcp.middleware):
+        ledger = next(i for i, middleware in enumerate(mcp.middleware) if isinstance(middleware, RunLedger))
+        mcp.middleware.insert(ledger, UserScope())
 
 
 async def call_in_process(name: str, arguments: dict[str, Any], meta: dict[str, Any]) -> CallToolResult:

@@ -244,7 +244,7 @@ def _mcp(args: argparse.Namespace) -> None:
 
     from mcp_tools.auth import CallerAuth
 
-    server.mcp.auth = CallerAuth(settings)  # the service token, or a user's own Better Auth JWT
+    server.accept_callers(CallerAuth(settings))  # the service token, or a user's own Better Auth JWT
     app = server.mcp.http_app(path="/mcp")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
 
