@@ -297,7 +297,7 @@ def accept_callers(auth: TokenVerifier) -> None:
     """For `taskchat mcp` over HTTP: who may call (`mcp_tools.auth.CallerAuth`), and the scope of a user's
     own token, which fixes the call's user before the ledger reads it. Not for the worker's in-process
     calls, which carry no token: FastMCP runs every middleware's chain on every call, and this one would
-    only pass them on (a sixth of an in-process call's interpreter work)."""
+    only pass them on."""
     mcp.auth = auth
     if not any(isinstance(middleware, UserScope) for middleware in mcp.middleware):
         ledger = next(i for i, middleware in enumerate(mcp.middleware) if isinstance(middleware, RunLedger))
