@@ -1,6 +1,6 @@
 """worker/sdk_setup.py: the cheaper per-run agent keys agree with the Agents SDK's own."""
 
-import copy
+from types import SimpleNamespace
 
 import pytest
 from agents import Agent, FunctionTool, ModelSettings, function_tool
@@ -44,16 +44,21 @@ def test_installed_where_every_run_computes_the_keys() -> None:
     assert tool_use_tracker._build_agent_identity_keys_by_id is sdk_setup.identity_keys_by_id
 
 
-def test_a_copied_agent_is_an_agent_of_its_own() -> None:
-    """worker/run.py copies a template agent: the copy's tools are its own list, the rest is the same."""
-    template = _agent(model_settings=ModelSettings(temperature=0.2))
-    agent = copy.copy(template)
-    agent.tools = list(template.tools)
-    agent.instructions = "Other instructions."
-    assert agent is not template and agent.tools is not template.tools
-    assert agent.tools == template.tools and agent.model_settings == template.model_settings
-    assert template.instructions == "You manage tasks."
-    assert sdk_setup.identity_keys_by_id(agent) == {id(agent): "taskchat"}
+def test_a_new_agent_is_a_copy_of_the_template_with_its_own_tools() -> None:
+    """worker/run.py builds the first agent once and copies it after that (no __post_init__ again)."""
+    from worker.run import _new_agent
+
+    rt = SimpleNamespace(agent_template=None, model=None, function_tools=[add_task])
+    first, second = _new_agent(rt), _new_agent(rt)  # type: ignore[arg-type]
+    template = rt.agent_template
+    assert template is not None and len({id(template), id(first), id(second)}) == 3
+    assert first.tools is not second.tools and first.tools is not template.tools
+    assert first.tools == second.tools == [add_task]
+    assert first.model_settings == ModelSettings(temperature=0.2)
+    first.instructions = "Other instructions."
+    first.tools.clear()
+    assert second.instructions is None and second.tools == [add_task] and template.tools == [add_task]
+    assert sdk_setup.identity_keys_by_id(second) == {id(second): "taskchat"}
 
 
 @pytest.mark.parametrize("module", [runtime_session_manager, tool_use_tracker])
